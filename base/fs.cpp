@@ -1,0 +1,135 @@
+#include "base/fs.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace walship {
+
+std::string ErrnoMessage(int err) { return std::strerror(err); }
+
+namespace {
+
+std::string ParentOf(const std::string& path) {
+  auto parent = std::filesystem::path(path).parent_path().string();
+  return parent.empty() ? "." : parent;
+}
+
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::IOError("write " + path + ": " + ErrnoMessage(errno));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status FsyncDirectory(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError("open directory " + path + ": " + ErrnoMessage(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status::IOError("fsync directory " + path + ": " + ErrnoMessage(err));
+  return Status::Ok();
+}
+
+Status EnsureDirectory(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument(path + " exists and is not a directory");
+    return Status::Ok();
+  }
+  std::string parent = ParentOf(path);
+  if (parent != path) WALSHIP_RETURN_IF_ERROR(EnsureDirectory(parent));
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    return Status::IOError("create directory " + path + ": " + ErrnoMessage(errno));
+  }
+  return FsyncDirectory(parent);
+}
+
+Status WriteFileAtomically(const std::string& path, std::string_view contents) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError("create " + tmp + ": " + ErrnoMessage(errno));
+  Status s = WriteAll(fd, contents, tmp);
+  if (s.ok() && ::fsync(fd) != 0) s = Status::IOError("fsync " + tmp + ": " + ErrnoMessage(errno));
+  ::close(fd);
+  if (!s.ok()) return s;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Status::IOError("rename " + tmp + " to " + path + ": " + ErrnoMessage(errno));
+  }
+  return FsyncDirectory(ParentOf(path));
+}
+
+Result<std::string> ReadWholeFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT) return Status::NotFound(path + ": no such file");
+    return Status::IOError("open " + path + ": " + ErrnoMessage(err));
+  }
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return Status::IOError("read " + path + ": " + ErrnoMessage(err));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+int64_t FileSizeOrZero(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<int64_t>(st.st_size);
+}
+
+Result<DirectoryLock> DirectoryLock::Acquire(const std::string& dir) {
+  std::string path = dir + "/LOCK";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError("open lock file " + path + ": " + ErrnoMessage(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    std::string holder;
+    char buf[32] = {};
+    if (::pread(fd, buf, sizeof buf - 1, 0) > 0) holder = std::string(" (pid ") + buf + ")";
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return Status::Unavailable("data folder " + dir + " is in use by another walship process" +
+                                 holder + ": lock " + path + " is held");
+    }
+    return Status::IOError("lock " + path + ": " + ErrnoMessage(err));
+  }
+  std::string pid = std::to_string(::getpid());
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    int err = errno;
+    ::close(fd);
+    return Status::IOError("write pid to " + path + ": " + ErrnoMessage(err));
+  }
+  return DirectoryLock(fd);
+}
+
+DirectoryLock::~DirectoryLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+}
+
+}  // namespace walship

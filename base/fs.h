@@ -1,0 +1,43 @@
+// Small file-system helpers with the durability rules of the project:
+// directories we create are fsynced into their parent; anything published is
+// written to a temp file, fsynced, renamed, and its directory fsynced.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace walship {
+
+// mkdir -p, fsyncing each parent whose entries changed.
+Status EnsureDirectory(const std::string& path);
+
+Status FsyncDirectory(const std::string& path);
+
+// temp file in the same directory, write, fsync, rename over `path`, fsync dir.
+Status WriteFileAtomically(const std::string& path, std::string_view contents);
+
+Result<std::string> ReadWholeFile(const std::string& path);
+
+// Size in bytes, 0 when the file does not exist.
+int64_t FileSizeOrZero(const std::string& path);
+
+// An exclusive advisory lock (flock) on DIR/LOCK, held for the object's
+// lifetime, so two nodes never own one data folder. The file records the pid.
+class DirectoryLock {
+ public:
+  static Result<DirectoryLock> Acquire(const std::string& dir);
+  DirectoryLock(DirectoryLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  DirectoryLock& operator=(DirectoryLock&&) = delete;
+  DirectoryLock(const DirectoryLock&) = delete;
+  ~DirectoryLock();
+
+ private:
+  explicit DirectoryLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
+std::string ErrnoMessage(int err);
+
+}  // namespace walship

@@ -1,0 +1,47 @@
+#include "http/error_map.h"
+
+#include <nlohmann/json.hpp>
+
+namespace walship::http {
+
+int HttpStatusFor(const Status& status) {
+  switch (status.code()) {
+    case Code::kOk: return 200;
+    case Code::kInvalidArgument: return 400;
+    case Code::kNotFound: return 404;
+    case Code::kPreconditionFailed: return 412;
+    case Code::kConflict: return 409;
+    case Code::kTooLarge: return 413;
+    case Code::kUnsupported: return 415;
+    case Code::kUnavailable: return 503;
+    case Code::kIOError:
+    case Code::kCorruption:
+    case Code::kInternal: return 500;
+  }
+  return 500;
+}
+
+std::string_view ErrorCodeFor(const Status& status) {
+  if (!status.reason().empty()) return status.reason();
+  return CodeName(status.code());
+}
+
+std::string ErrorBody(std::string_view code, std::string_view message) {
+  nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void ReplyJson(httplib::Response& res, int http_status, const std::string& body) {
+  res.status = http_status;
+  res.set_content(body, "application/json");
+}
+
+void ReplyError(httplib::Response& res, int http_status, std::string_view code, std::string_view message) {
+  ReplyJson(res, http_status, ErrorBody(code, message));
+}
+
+void ReplyError(httplib::Response& res, const Status& status) {
+  ReplyError(res, HttpStatusFor(status), ErrorCodeFor(status), status.message());
+}
+
+}  // namespace walship::http

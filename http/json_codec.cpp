@@ -1,0 +1,244 @@
+#include "http/json_codec.h"
+
+#include <charconv>
+
+#include "base/clock.h"
+#include "base/sha256.h"
+#include "node/keys.h"
+
+namespace walship::http {
+namespace {
+
+using nlohmann::json;
+
+std::string MediaType(const std::string& content_type) {
+  std::string t = content_type.substr(0, content_type.find(';'));
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return t;
+}
+
+Result<json> ParseJson(const std::string& body) {
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::InvalidArgument("body is not valid JSON");
+  return j;
+}
+
+Status CheckMetadata(const json& metadata, const Config& config, std::string* out) {
+  if (!metadata.is_object()) return Status::InvalidArgument("metadata must be a JSON object");
+  *out = metadata.dump();
+  if (static_cast<int64_t>(out->size()) > config.max_metadata_bytes) {
+    return Status::TooLarge("metadata is " + std::to_string(out->size()) + " bytes, over the limit of " +
+                            std::to_string(config.max_metadata_bytes));
+  }
+  return Status::Ok();
+}
+
+// Fills content, metadata and sha256 of a put from a JSON object; `allowed`
+// lists the other fields the caller accepts.
+Status FillPutFromJson(const json& j, const std::vector<std::string>& allowed, const Config& config, WriteOp* op) {
+  for (const auto& [name, value] : j.items()) {
+    if (name == "content" || name == "metadata") continue;
+    bool ok = false;
+    for (const auto& a : allowed) ok = ok || a == name;
+    if (!ok) return Status::InvalidArgument("unknown field \"" + name + "\"");
+  }
+  auto content = j.find("content");
+  if (content == j.end() || !content->is_string()) {
+    return Status::InvalidArgument("\"content\" is required and must be a string");
+  }
+  op->content = content->get<std::string>();
+  auto metadata = j.find("metadata");
+  if (metadata != j.end() && !metadata->is_null()) {
+    WALSHIP_RETURN_IF_ERROR(CheckMetadata(*metadata, config, &op->metadata_json).Wrap("metadata"));
+  }
+  op->sha256 = Sha256Hex(op->content);
+  return Status::Ok();
+}
+
+Result<WriteOp> ParseBatchOp(const json& j, const Config& config) {
+  if (!j.is_object()) return Status::InvalidArgument("must be an object");
+  auto kind = j.find("op");
+  if (kind == j.end() || !kind->is_string()) return Status::InvalidArgument("\"op\" must be \"put\" or \"delete\"");
+  auto key = j.find("key");
+  if (key == j.end() || !key->is_string()) return Status::InvalidArgument("\"key\" is required and must be a string");
+  WriteOp op;
+  op.key = key->get<std::string>();
+  WALSHIP_RETURN_IF_ERROR(ValidateKey(op.key, static_cast<size_t>(config.max_key_bytes)));
+  if (*kind == "put") {
+    op.kind = WriteOp::Kind::kPut;
+    WALSHIP_RETURN_IF_ERROR(FillPutFromJson(j, {"op", "key", "if_match", "if_none_match"}, config, &op));
+  } else if (*kind == "delete") {
+    op.kind = WriteOp::Kind::kDelete;
+    for (const auto& [name, value] : j.items()) {
+      if (name != "op" && name != "key" && name != "if_match") {
+        return Status::InvalidArgument("unknown field \"" + name + "\" for a delete");
+      }
+    }
+  } else {
+    return Status::InvalidArgument("\"op\" must be \"put\" or \"delete\", got \"" + kind->get<std::string>() + "\"");
+  }
+  if (auto m = j.find("if_match"); m != j.end() && !m->is_null()) {
+    if (!m->is_number_integer() || m->get<int64_t>() < 1) {
+      return Status::InvalidArgument("\"if_match\" must be a version number (an integer >= 1)");
+    }
+    op.if_match = m->get<int64_t>();
+  }
+  if (auto n = j.find("if_none_match"); n != j.end() && !n->is_null()) {
+    if (!n->is_string() || *n != "*") return Status::InvalidArgument("\"if_none_match\" must be \"*\"");
+    op.if_none_match_any = true;
+  }
+  if (op.if_match && op.if_none_match_any) {
+    return Status::InvalidArgument("\"if_match\" and \"if_none_match\" cannot both be given");
+  }
+  return op;
+}
+
+}  // namespace
+
+Result<WriteOp> ParsePutBody(const std::string& key, const std::string& content_type, const std::string& body,
+                             const Config& config) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kPut;
+  op.key = key;
+  std::string type = MediaType(content_type);
+  if (type == "application/json") {
+    auto j = ParseJson(body);
+    if (!j.ok()) return j.status();
+    if (!j->is_object()) return Status::InvalidArgument("body must be a JSON object");
+    WALSHIP_RETURN_IF_ERROR(FillPutFromJson(*j, {}, config, &op));
+    return op;
+  }
+  if (type == "text/plain") {
+    if (!IsValidUtf8(body)) return Status::InvalidArgument("text/plain body is not valid UTF-8");
+    op.content = body;
+    op.sha256 = Sha256Hex(op.content);
+    return op;
+  }
+  return Status::Unsupported("Content-Type \"" + content_type +
+                             "\" is not supported: send application/json or text/plain");
+}
+
+Result<std::vector<WriteOp>> ParseBatchBody(const std::string& content_type, const std::string& body,
+                                            const Config& config) {
+  if (MediaType(content_type) != "application/json") {
+    return Status::Unsupported("Content-Type \"" + content_type + "\" is not supported: send application/json");
+  }
+  auto j = ParseJson(body);
+  if (!j.ok()) return j.status();
+  if (!j->is_object()) return Status::InvalidArgument("body must be a JSON object with \"ops\"");
+  for (const auto& [name, value] : j->items()) {
+    if (name != "ops") return Status::InvalidArgument("unknown field \"" + name + "\"");
+  }
+  auto ops = j->find("ops");
+  if (ops == j->end() || !ops->is_array()) return Status::InvalidArgument("\"ops\" is required and must be an array");
+  if (ops->empty()) return Status::InvalidArgument("\"ops\" is empty");
+  if (static_cast<int64_t>(ops->size()) > config.max_batch_ops) {
+    return Status::TooLarge("batch has " + std::to_string(ops->size()) + " operations, over the limit of " +
+                            std::to_string(config.max_batch_ops));
+  }
+  std::vector<WriteOp> out;
+  out.reserve(ops->size());
+  for (size_t i = 0; i < ops->size(); ++i) {
+    auto op = ParseBatchOp((*ops)[i], config);
+    if (!op.ok()) return op.status().Wrap("ops[" + std::to_string(i) + "]");
+    out.push_back(std::move(op).value());
+  }
+  return out;
+}
+
+Result<std::optional<int64_t>> ParseIfMatch(const std::string& header) {
+  if (header.empty()) return std::optional<int64_t>();
+  std::string v = header;
+  if (v == "*") return Status::InvalidArgument("If-Match: * is not supported; give the version (the ETag) you expect");
+  if (v.rfind("W/", 0) == 0) v = v.substr(2);
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  int64_t version = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), version);
+  if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() || version < 1) {
+    return Status::InvalidArgument("If-Match \"" + header + "\" is not a version (an ETag such as \"3\")");
+  }
+  return std::optional<int64_t>(version);
+}
+
+Result<bool> ParseIfNoneMatch(const std::string& header) {
+  if (header.empty()) return false;
+  if (header == "*") return true;
+  return Status::InvalidArgument("If-None-Match \"" + header + "\": only * is supported on writes");
+}
+
+std::string ETagFor(int64_t version) { return "\"" + std::to_string(version) + "\""; }
+
+json RecordJson(const Record& r, bool with_content) {
+  json j;
+  j["key"] = r.key;
+  if (with_content) j["content"] = r.content;
+  j["metadata"] = json::parse(r.metadata_json, nullptr, false);
+  if (j["metadata"].is_discarded()) j["metadata"] = json::object();
+  j["version"] = r.version;
+  j["sha256"] = r.sha256;
+  j["size"] = r.content_bytes;
+  j["created_at"] = FormatRfc3339Millis(r.created_at_ms);
+  j["updated_at"] = FormatRfc3339Millis(r.updated_at_ms);
+  return j;
+}
+
+json OpResultJson(const OpResult& r) {
+  if (r.kind == WriteOp::Kind::kDelete) {
+    return json{{"op", "delete"}, {"key", r.record.key}, {"deleted_version", r.record.version}};
+  }
+  json j = RecordJson(r.record, /*with_content=*/false);
+  j["op"] = "put";
+  j["created"] = r.created;
+  return j;
+}
+
+json SearchHitJson(const SearchHit& h) {
+  return json{{"key", h.key},
+              {"snippet", h.snippet},
+              {"score", h.score},
+              {"version", h.version},
+              {"updated_at", FormatRfc3339Millis(h.updated_at_ms)}};
+}
+
+std::string EncodeCursor(const std::string& key) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(key.size() * 2);
+  for (unsigned char c : key) {
+    out += kHex[c >> 4];
+    out += kHex[c & 0xf];
+  }
+  return out;
+}
+
+Result<std::string> DecodeCursor(const std::string& cursor) {
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  if (cursor.size() % 2 != 0) return Status::InvalidArgument("cursor is malformed");
+  std::string out;
+  for (size_t i = 0; i < cursor.size(); i += 2) {
+    int hi = nibble(cursor[i]);
+    int lo = nibble(cursor[i + 1]);
+    if (hi < 0 || lo < 0) return Status::InvalidArgument("cursor is malformed");
+    out += static_cast<char>(hi << 4 | lo);
+  }
+  return out;
+}
+
+Result<int64_t> ParseLimit(const std::string& text, const std::string& name, int64_t min, int64_t max) {
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || v < min || v > max) {
+    return Status::InvalidArgument(name + " must be a whole number from " + std::to_string(min) + " to " +
+                                   std::to_string(max) + ", got \"" + text + "\"");
+  }
+  return v;
+}
+
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+}  // namespace walship::http

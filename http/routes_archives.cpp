@@ -1,0 +1,132 @@
+// GET/PUT/DELETE /v1/archives/{key}, GET /v1/archives (listing), GET /v1/search.
+#include "base/log.h"
+#include "http/error_map.h"
+#include "http/json_codec.h"
+#include "http/server.h"
+#include "node/keys.h"
+
+namespace walship::http {
+namespace {
+
+using nlohmann::json;
+
+void ReplyWritten(httplib::Response& res, const WriteOutcome& out, int http_status) {
+  res.set_header("X-Walship-Position", out.position.ToString());
+  const OpResult& r = out.results.front();
+  json body;
+  if (r.kind == WriteOp::Kind::kPut) {
+    body = RecordJson(r.record, /*with_content=*/false);
+    res.set_header("ETag", ETagFor(r.record.version));
+  } else {
+    body = json{{"key", r.record.key}, {"deleted", true}, {"deleted_version", r.record.version}};
+  }
+  body["position"] = out.position.ToString();
+  ReplyJson(res, http_status, Dump(body));
+}
+
+void PutArchive(RouteContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  const std::string key = req.matches[1];
+  if (Status s = ValidateKey(key, static_cast<size_t>(ctx.config.max_key_bytes)); !s.ok()) return ReplyError(res, s);
+  auto if_match = ParseIfMatch(req.get_header_value("If-Match"));
+  if (!if_match.ok()) return ReplyError(res, if_match.status());
+  auto if_none = ParseIfNoneMatch(req.get_header_value("If-None-Match"));
+  if (!if_none.ok()) return ReplyError(res, if_none.status());
+  if (*if_match && *if_none) {
+    return ReplyError(res, Status::InvalidArgument("If-Match and If-None-Match cannot both be given"));
+  }
+  auto op = ParsePutBody(key, req.get_header_value("Content-Type"), req.body, ctx.config);
+  if (!op.ok()) return ReplyError(res, op.status());
+  op->if_match = *if_match;
+  op->if_none_match_any = *if_none;
+  std::vector<WriteOp> ops;
+  ops.push_back(std::move(op).value());
+  WriteOutcome out = ctx.store.Write(std::move(ops));
+  if (!out.status.ok()) return ReplyError(res, out.status);
+  ReplyWritten(res, out, out.results.front().created ? 201 : 200);
+}
+
+void GetArchive(RouteContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  const std::string key = req.matches[1];
+  if (Status s = ValidateKey(key, static_cast<size_t>(ctx.config.max_key_bytes)); !s.ok()) return ReplyError(res, s);
+  auto rec = ctx.store.Get(key);
+  if (!rec.ok()) return ReplyError(res, rec.status());
+  const std::string etag = ETagFor(rec->version);
+  res.set_header("ETag", etag);
+  if (req.get_header_value("If-None-Match") == etag) {
+    res.status = 304;
+    return;
+  }
+  ReplyJson(res, 200, Dump(RecordJson(*rec, /*with_content=*/true)));
+}
+
+void DeleteArchive(RouteContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  const std::string key = req.matches[1];
+  if (Status s = ValidateKey(key, static_cast<size_t>(ctx.config.max_key_bytes)); !s.ok()) return ReplyError(res, s);
+  auto if_match = ParseIfMatch(req.get_header_value("If-Match"));
+  if (!if_match.ok()) return ReplyError(res, if_match.status());
+  WriteOp op;
+  op.kind = WriteOp::Kind::kDelete;
+  op.key = key;
+  op.if_match = *if_match;
+  WriteOutcome out = ctx.store.Write({op});
+  if (!out.status.ok()) return ReplyError(res, out.status);
+  ReplyWritten(res, out, 200);
+}
+
+void ListArchives(RouteContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  const Config& c = ctx.config;
+  std::string prefix = req.get_param_value("prefix");
+  if (static_cast<int64_t>(prefix.size()) > c.max_key_bytes || !IsValidUtf8(prefix)) {
+    return ReplyError(res, Status::InvalidArgument("prefix must be valid UTF-8 of at most " +
+                                                   std::to_string(c.max_key_bytes) + " bytes"));
+  }
+  int64_t limit = c.default_list_limit;
+  if (req.has_param("limit")) {
+    auto l = ParseLimit(req.get_param_value("limit"), "limit", 1, c.max_list_limit);
+    if (!l.ok()) return ReplyError(res, l.status());
+    limit = *l;
+  }
+  std::optional<std::string> after;
+  if (req.has_param("cursor") && !req.get_param_value("cursor").empty()) {
+    auto k = DecodeCursor(req.get_param_value("cursor"));
+    if (!k.ok()) return ReplyError(res, k.status());
+    after = std::move(k).value();
+  }
+  auto page = ctx.store.List(prefix, after, limit);
+  if (!page.ok()) return ReplyError(res, page.status());
+  json items = json::array();
+  for (const auto& r : page->items) items.push_back(RecordJson(r, /*with_content=*/false));
+  json body{{"items", std::move(items)}};
+  body["next_cursor"] = page->last_key_if_more ? json(EncodeCursor(*page->last_key_if_more)) : json(nullptr);
+  ReplyJson(res, 200, Dump(body));
+}
+
+void Search(RouteContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  const Config& c = ctx.config;
+  std::string q = req.get_param_value("q");
+  if (q.empty()) return ReplyError(res, Status::InvalidArgument("query parameter q is required"));
+  if (!IsValidUtf8(q)) return ReplyError(res, Status::InvalidArgument("q must be valid UTF-8"));
+  int64_t limit = c.default_search_limit;
+  if (req.has_param("limit")) {
+    auto l = ParseLimit(req.get_param_value("limit"), "limit", 1, c.max_search_limit);
+    if (!l.ok()) return ReplyError(res, l.status());
+    limit = *l;
+  }
+  auto hits = ctx.store.Search(q, limit);
+  if (!hits.ok()) return ReplyError(res, hits.status());
+  json arr = json::array();
+  for (const auto& h : *hits) arr.push_back(SearchHitJson(h));
+  ReplyJson(res, 200, Dump(json{{"query", q}, {"hits", std::move(arr)}}));
+}
+
+}  // namespace
+
+void RegisterArchiveRoutes(httplib::Server& svr, RouteContext& ctx) {
+  svr.Put("/v1/archives/(.+)", [&ctx](const auto& req, auto& res) { PutArchive(ctx, req, res); });
+  svr.Get("/v1/archives/(.+)", [&ctx](const auto& req, auto& res) { GetArchive(ctx, req, res); });
+  svr.Delete("/v1/archives/(.+)", [&ctx](const auto& req, auto& res) { DeleteArchive(ctx, req, res); });
+  svr.Get("/v1/archives", [&ctx](const auto& req, auto& res) { ListArchives(ctx, req, res); });
+  svr.Get("/v1/search", [&ctx](const auto& req, auto& res) { Search(ctx, req, res); });
+}
+
+}  // namespace walship::http

@@ -1,0 +1,212 @@
+#include "http/server.h"
+
+#include <random>
+#include <regex>
+
+#include "base/log.h"
+#include "http/error_map.h"
+
+namespace walship::http {
+namespace {
+
+// Set by the pre-routing hook, read by the logger: httplib handles one
+// request at a time per thread, so a thread-local carries it across.
+thread_local int64_t t_request_start_ns = 0;
+
+struct KnownRoute {
+  std::regex pattern;
+  const char* allow;  // the Allow header for 405
+};
+
+const std::vector<KnownRoute>& KnownRoutes() {
+  static const std::vector<KnownRoute> kRoutes = {
+      {std::regex("/v1/archives"), "GET"},
+      {std::regex("/v1/archives/.+"), "GET, PUT, DELETE"},
+      {std::regex("/v1/search"), "GET"},
+      {std::regex("/v1/batch"), "POST"},
+      {std::regex("/healthz"), "GET"},
+      {std::regex("/readyz"), "GET"},
+      {std::regex("/v1/status"), "GET"},
+      {std::regex("/metrics"), "GET"},
+  };
+  return kRoutes;
+}
+
+bool IsAcceptableRequestId(const std::string& id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+
+std::string NewRequestId() {
+  static const std::string prefix = [] {
+    std::random_device rd;
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%08x", rd());
+    return std::string(buf);
+  }();
+  static std::atomic<uint64_t> counter{0};
+  return prefix + "-" + std::to_string(++counter);
+}
+
+int64_t ContentLength(const httplib::Request& req) {
+  if (!req.has_header("Content-Length")) return -1;
+  const std::string v = req.get_header_value("Content-Length");
+  char* end = nullptr;
+  long long n = std::strtoll(v.c_str(), &end, 10);
+  if (end == v.c_str() || *end != '\0' || n < 0) return -1;
+  return n;
+}
+
+}  // namespace
+
+std::string RouteLabel(const std::string& path) {
+  if (path.rfind("/v1/archives/", 0) == 0) return "/v1/archives/{key}";
+  for (const char* p : {"/v1/archives", "/v1/search", "/v1/batch", "/healthz", "/readyz", "/v1/status", "/metrics"}) {
+    if (path == p) return p;
+  }
+  return "other";
+}
+
+HttpServer::HttpServer(RouteContext ctx) : ctx_(std::move(ctx)) {
+  const Config& c = ctx_.config;
+  const size_t threads = static_cast<size_t>(c.http_threads);
+  svr_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // Measured: with Nagle on and keep-alive capped at 5 requests, latency is
+  // two orders of magnitude worse. Small JSON answers must leave at once.
+  svr_.set_tcp_nodelay(true);
+  svr_.set_keep_alive_max_count(static_cast<size_t>(c.keep_alive_max_requests));
+  svr_.set_keep_alive_timeout(static_cast<time_t>(c.keep_alive_timeout_s));
+  svr_.set_read_timeout(c.read_timeout_ms / 1000, (c.read_timeout_ms % 1000) * 1000);
+  svr_.set_write_timeout(c.write_timeout_ms / 1000, (c.write_timeout_ms % 1000) * 1000);
+  svr_.set_payload_max_length(static_cast<size_t>(c.max_body_bytes));
+  InstallHooks();
+  RegisterArchiveRoutes(svr_, ctx_);
+  RegisterBatchRoute(svr_, ctx_);
+  RegisterOpsRoutes(svr_, ctx_);
+}
+
+HttpServer::~HttpServer() { StopAndWait(); }
+
+void HttpServer::InstallHooks() {
+  const int64_t max_body = ctx_.config.max_body_bytes;
+
+  svr_.set_pre_routing_handler([this, max_body](const httplib::Request& req, httplib::Response& res) {
+    t_request_start_ns = ctx_.clock.MonotonicNanos();
+    std::string id = req.get_header_value("X-Request-Id");
+    res.set_header("X-Request-Id", IsAcceptableRequestId(id) ? id : NewRequestId());
+    if (draining_) {
+      res.set_header("Connection", "close");
+      ReplyError(res, 503, "shutting_down", "the node is shutting down");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // Refuse an oversized body before reading it.
+    if (ContentLength(req) > max_body) {
+      res.set_header("Connection", "close");
+      ReplyError(res, 413, "too_large",
+                 "request body is " + req.get_header_value("Content-Length") + " bytes, over the limit of " +
+                     std::to_string(max_body));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
+  svr_.set_expect_100_continue_handler([max_body](const httplib::Request& req, httplib::Response& res) {
+    if (ContentLength(req) > max_body) {
+      ReplyError(res, 413, "too_large", "request body is over the limit of " + std::to_string(max_body) + " bytes");
+      return 413;
+    }
+    return 100;
+  });
+
+  // Errors httplib detects itself (no route, unreadable request, body over
+  // the limit while reading) get the same JSON shape as ours.
+  svr_.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
+                                                                 httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // ours already
+    if (res.status == 404) {
+      for (const auto& route : KnownRoutes()) {
+        if (std::regex_match(req.path, route.pattern)) {
+          res.set_header("Allow", route.allow);
+          ReplyError(res, 405, "method_not_allowed",
+                     "method " + req.method + " is not allowed on " + req.path + " (allowed: " + route.allow + ")");
+          return httplib::Server::HandlerResponse::Handled;
+        }
+      }
+      ReplyError(res, 404, "not_found", "no route for " + req.method + " " + req.path);
+    } else if (res.status == 413) {
+      ReplyError(res, 413, "too_large", "request body is over the limit");
+    } else if (res.status == 414) {
+      ReplyError(res, 414, "uri_too_long", "request URI is too long");
+    } else if (res.status == 400) {
+      ReplyError(res, 400, "bad_request", "the request could not be parsed");
+    } else {
+      ReplyError(res, res.status, "error", "HTTP status " + std::to_string(res.status));
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+
+  svr_.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    LogError("handler threw", {{"error", what}});
+    ReplyError(res, 500, "internal", "internal error: " + what);
+  });
+
+  svr_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    const double seconds = static_cast<double>(ctx_.clock.MonotonicNanos() - t_request_start_ns) / 1e9;
+    const std::string route = RouteLabel(req.path);
+    ctx_.metrics
+        .GetCounter("walship_http_requests_total", "HTTP requests by route, method and status code",
+                    {{"route", route}, {"method", req.method}, {"code", std::to_string(res.status)}})
+        .Add();
+    ctx_.metrics
+        .GetHistogram("walship_http_request_seconds", "HTTP request latency by route", LatencyBuckets(),
+                      {{"route", route}})
+        .Observe(seconds);
+    if (ctx_.config.access_log) {
+      LogInfo("request", {{"id", res.get_header_value("X-Request-Id")},
+                          {"method", req.method},
+                          {"path", req.path},
+                          {"status", res.status},
+                          {"ms", seconds * 1000.0},
+                          {"bytes_in", req.body.size()},
+                          {"bytes_out", res.body.size()},
+                          {"remote", req.remote_addr}});
+    }
+  });
+}
+
+Result<int> HttpServer::Bind() {
+  const auto& l = ctx_.config.listen;
+  int port = l.port;
+  if (port == 0) {
+    port = svr_.bind_to_any_port(l.host);
+    if (port <= 0) return Status::Unavailable("cannot listen on " + l.host + ": no free port could be bound");
+  } else if (!svr_.bind_to_port(l.host, port)) {
+    return Status::Unavailable("cannot listen on " + l.host + ":" + std::to_string(port) +
+                               " (address in use, or not an address of this machine)");
+  }
+  return port;
+}
+
+void HttpServer::Start() {
+  thread_ = std::thread([this] { svr_.listen_after_bind(); });
+}
+
+void HttpServer::BeginDrain() { draining_ = true; }
+
+void HttpServer::StopAndWait() {
+  draining_ = true;
+  svr_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace walship::http

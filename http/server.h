@@ -1,0 +1,61 @@
+// The HTTP server (cpp-httplib): tuning, request ids, the access log,
+// request metrics, JSON errors for everything, and the drain.
+//
+// Threads: httplib's pool runs handlers; handlers read through the store's
+// read pool and queue writes to the writer thread. Node state is not touched here.
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "base/clock.h"
+#include "base/metrics.h"
+#include "node/config.h"
+#include "node/node.h"
+#include "node/store.h"
+
+namespace walship::http {
+
+// What route handlers need; outlives the server.
+struct RouteContext {
+  const Config& config;
+  Store& store;
+  MetricsRegistry& metrics;
+  Clock& clock;
+  int64_t started_unix_ms;
+  std::string role = "primary";
+};
+
+class HttpServer final : public Frontend {
+ public:
+  explicit HttpServer(RouteContext ctx);
+  ~HttpServer() override;
+
+  // Binds the listen address; returns the port (the chosen one for port 0).
+  Result<int> Bind();
+  // Serves on a thread of its own until StopAndWait().
+  void Start();
+
+  void BeginDrain() override;
+  void StopAndWait() override;
+
+ private:
+  void InstallHooks();
+
+  RouteContext ctx_;
+  httplib::Server svr_;
+  std::thread thread_;
+  std::atomic<bool> draining_{false};
+};
+
+// "/v1/archives/{key}" for "/v1/archives/a/b": the metrics label of a path.
+std::string RouteLabel(const std::string& path);
+
+void RegisterArchiveRoutes(httplib::Server& svr, RouteContext& ctx);
+void RegisterBatchRoute(httplib::Server& svr, RouteContext& ctx);
+void RegisterOpsRoutes(httplib::Server& svr, RouteContext& ctx);
+
+}  // namespace walship::http

@@ -1,0 +1,76 @@
+// The node's configuration: one TOML file, flags override it, every setting
+// has a default. ops/walship.example.toml documents every key.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "base/log.h"
+#include "base/status.h"
+
+namespace walship {
+
+struct ListenAddress {
+  std::string host = "127.0.0.1";
+  int port = 7070;  // 0 picks a free port
+};
+
+struct Config {
+  // [server]
+  ListenAddress listen;
+  int64_t http_threads = 64;            // connection threads; each keep-alive client holds one
+  int64_t keep_alive_max_requests = 100000;
+  int64_t keep_alive_timeout_s = 5;
+  int64_t read_timeout_ms = 5000;
+  int64_t write_timeout_ms = 5000;
+  int64_t drain_timeout_ms = 10000;     // graceful shutdown: wait this long for in-flight work
+
+  // [storage]
+  std::string data_dir = "data";
+  int64_t read_connections = 4;
+  int64_t busy_timeout_ms = 5000;
+
+  // [commit]
+  int64_t max_group_requests = 1024;    // requests folded into one transaction at most
+
+  // [checkpoint]
+  int64_t checkpoint_interval_ms = 1000;
+  int64_t checkpoint_wal_bytes = 64ll << 20;
+
+  // [limits]
+  int64_t max_key_bytes = 1024;
+  int64_t max_body_bytes = 16ll << 20;
+  int64_t max_metadata_bytes = 64ll << 10;
+  int64_t max_batch_ops = 1000;
+  int64_t default_list_limit = 100;
+  int64_t max_list_limit = 1000;
+  int64_t default_search_limit = 20;
+  int64_t max_search_limit = 100;
+
+  // [log]
+  std::string log_level = "info";
+  LogFormat log_format = LogFormat::kText;
+  bool access_log = true;
+
+  std::string DatabasePath() const { return data_dir + "/index.db"; }
+};
+
+// Flags given on the command line; unset ones leave the file's value.
+struct ConfigOverrides {
+  std::optional<std::string> listen;
+  std::optional<std::string> data_dir;
+  std::optional<std::string> log_level;
+  std::optional<std::string> log_format;
+};
+
+Result<ListenAddress> ParseListenAddress(const std::string& text);
+
+// Parses TOML text. `origin` names the source in errors ("config walship.toml").
+// Unknown keys, wrong types and values out of range are errors naming the key.
+Result<Config> ParseConfig(const std::string& toml_text, const std::string& origin);
+
+// Reads `path` (none: defaults), then applies the overrides, then validates.
+Result<Config> LoadConfig(const std::optional<std::string>& path, const ConfigOverrides& flags);
+
+}  // namespace walship

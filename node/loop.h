@@ -1,0 +1,46 @@
+// EventLoop: the libuv loop that owns the node's timers, signals and the
+// hand-off of blocking work to libuv's thread pool.
+//
+// Thread contract: every method except Wake-style calls must be used on the
+// loop thread (the thread that calls Run()) or before Run() starts. Callbacks
+// run on the loop thread; `work` passed to QueueWork runs on the pool.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace walship {
+
+class EventLoop {
+ public:
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Calls on_tick every interval_ms, first after interval_ms.
+  void AddRepeatingTimer(uint64_t interval_ms, std::function<void()> on_tick);
+  // Calls on_fire once after delay_ms.
+  void AddOneShotTimer(uint64_t delay_ms, std::function<void()> on_fire);
+  // Calls on_signal(signum) each time the process receives signum.
+  void OnSignal(int signum, std::function<void(int)> on_signal);
+  // Runs `work` on the libuv pool; then `after_work` on the loop thread.
+  void QueueWork(std::function<void()> work, std::function<void()> after_work);
+
+  // Runs until Stop(); returns when every handle is closed.
+  void Run();
+  // Closes every handle, so Run() returns once pending work is done.
+  void Stop();
+
+  struct Handle;  // a timer or signal handle and its callback (defined in loop.cpp)
+
+ private:
+  uv_loop_t loop_;
+  std::vector<std::unique_ptr<Handle>> handles_;
+  bool stopping_ = false;
+};
+
+}  // namespace walship

@@ -1,0 +1,44 @@
+#include "node/node.h"
+
+#include <csignal>
+#include <unistd.h>
+
+#include "base/log.h"
+
+namespace walship {
+
+int Node::Run() {
+  loop_.AddRepeatingTimer(static_cast<uint64_t>(config_.checkpoint_interval_ms),
+                          [this] { store_.RequestCheckpoint(); });
+  loop_.OnSignal(SIGTERM, [this](int s) { OnShutdownSignal(s); });
+  loop_.OnSignal(SIGINT, [this](int s) { OnShutdownSignal(s); });
+  // A client that goes away mid-response must not kill the node.
+  std::signal(SIGPIPE, SIG_IGN);
+  loop_.Run();
+  return 0;
+}
+
+void Node::OnShutdownSignal(int signum) {
+  if (draining_) {
+    LogWarn("second signal during drain: exiting at once", {{"signal", signum}});
+    _exit(1);
+  }
+  draining_ = true;
+  LogInfo("draining: no new requests; finishing in-flight ones", {{"signal", signum}});
+  frontend_.BeginDrain();
+  loop_.AddOneShotTimer(static_cast<uint64_t>(config_.drain_timeout_ms), [this] {
+    LogError("drain timed out: exiting at once", {{"drain_timeout_ms", config_.drain_timeout_ms}});
+    _exit(1);
+  });
+  loop_.QueueWork(
+      [this] {
+        frontend_.StopAndWait();
+        store_.Close();
+      },
+      [this] {
+        LogInfo("drained: clean shutdown", {{"position", store_.position().ToString()}});
+        loop_.Stop();
+      });
+}
+
+}  // namespace walship

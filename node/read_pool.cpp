@@ -1,0 +1,41 @@
+#include "node/read_pool.h"
+
+namespace walship {
+
+Result<std::unique_ptr<ReadPool>> ReadPool::Open(const std::string& path, int size, int busy_timeout_ms,
+                                                 const char* vfs) {
+  std::unique_ptr<ReadPool> pool(new ReadPool());
+  for (int i = 0; i < size; ++i) {
+    auto db = SqliteDb::Open(path, SQLITE_OPEN_READONLY, vfs);
+    if (!db.ok()) return db.status().Wrap("open read connection " + std::to_string(i));
+    sqlite3_busy_timeout((*db)->raw(), busy_timeout_ms);
+    pool->idle_.push_back(std::move(db).value());
+  }
+  return pool;
+}
+
+ReadPool::Lease ReadPool::Acquire() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return !idle_.empty(); });
+  auto db = std::move(idle_.back());
+  idle_.pop_back();
+  ++lent_;
+  return Lease(this, std::move(db));
+}
+
+void ReadPool::Return(std::unique_ptr<SqliteDb> db) {
+  {
+    std::lock_guard lock(mu_);
+    idle_.push_back(std::move(db));
+    --lent_;
+  }
+  cv_.notify_all();
+}
+
+void ReadPool::Close() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return lent_ == 0; });
+  idle_.clear();
+}
+
+}  // namespace walship

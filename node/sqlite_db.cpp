@@ -1,0 +1,126 @@
+#include "node/sqlite_db.h"
+
+#include "base/log.h"
+
+namespace walship {
+
+Status SqliteStatus(sqlite3* db, int rc, std::string_view context) {
+  std::string msg(context);
+  msg += ": ";
+  msg += (db != nullptr && sqlite3_errcode(db) == rc) ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  switch (rc & 0xff) {
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+      return Status::IOError(std::move(msg));
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return Status::Corruption(std::move(msg));
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Status::Unavailable(std::move(msg));
+    case SQLITE_CONSTRAINT:
+      return Status::Conflict(std::move(msg));
+    case SQLITE_TOOBIG:
+      return Status::TooLarge(std::move(msg));
+    case SQLITE_ERROR:
+      return Status::InvalidArgument(std::move(msg));
+    default:
+      return Status::Internal(std::move(msg));
+  }
+}
+
+Result<bool> Stmt::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return SqliteStatus(sqlite3_db_handle(stmt_), rc, "step");
+}
+
+Status Stmt::Run() {
+  for (;;) {
+    auto r = Step();
+    if (!r.ok()) return r.status();
+    if (!*r) return Status::Ok();
+  }
+}
+
+std::string Stmt::ColumnText(int i) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
+  int n = sqlite3_column_bytes(stmt_, i);
+  return p ? std::string(p, static_cast<size_t>(n)) : std::string();
+}
+
+Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, int flags, const char* vfs) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, vfs);
+  if (rc != SQLITE_OK) {
+    Status s = SqliteStatus(db, rc, "open " + path);
+    sqlite3_close_v2(db);
+    return s;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  return std::unique_ptr<SqliteDb>(new SqliteDb(db, path));
+}
+
+SqliteDb::~SqliteDb() {
+  cache_.clear();  // statements first: close needs them finalized
+  sqlite3_close_v2(db_);
+}
+
+Status SqliteDb::Exec(const std::string& sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string m = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    Status s = SqliteStatus(nullptr, rc, "exec");
+    return Status(s.code(), "exec \"" + sql.substr(0, 60) + "\": " + m);
+  }
+  return Status::Ok();
+}
+
+Result<StmtHandle> SqliteDb::Prepare(const char* sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) return StmtHandle(it->second.get());
+  sqlite3_stmt* s = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(db_, rc, std::string("prepare \"") + sql + "\"");
+  auto [pos, inserted] = cache_.emplace(sql, std::make_unique<Stmt>(s));
+  return StmtHandle(pos->second.get());
+}
+
+Result<int64_t> SqliteDb::QueryInt(const std::string& sql) {
+  sqlite3_stmt* s = nullptr;
+  int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(db_, rc, "prepare \"" + sql + "\"");
+  Stmt stmt(s);
+  auto row = stmt.Step();
+  if (!row.ok()) return row.status().Wrap(sql);
+  if (!*row) return Status::Internal(sql + ": no row");
+  return stmt.ColumnInt(0);
+}
+
+namespace {
+
+void SqliteLogCallback(void*, int code, const char* msg) {
+  int primary = code & 0xff;
+  auto level = spdlog::level::warn;
+  if (primary == SQLITE_NOTICE) level = spdlog::level::warn;  // recovered WAL frames: never lost
+  else if (primary == SQLITE_CORRUPT || primary == SQLITE_IOERR || primary == SQLITE_FULL) level = spdlog::level::err;
+  else if (primary == SQLITE_SCHEMA) level = spdlog::level::debug;  // routine re-prepare
+  LogEvent(level, "sqlite", {{"code", code}, {"error", sqlite3_errstr(code)}, {"message", msg ? msg : ""}});
+}
+
+}  // namespace
+
+Status RouteSqliteLogToNodeLog() {
+  static const int rc = sqlite3_config(SQLITE_CONFIG_LOG, SqliteLogCallback, nullptr);
+  if (rc != SQLITE_OK && rc != SQLITE_MISUSE) {
+    return SqliteStatus(nullptr, rc, "configure SQLite log");
+  }
+  return Status::Ok();
+}
+
+}  // namespace walship

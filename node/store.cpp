@@ -1,0 +1,109 @@
+#include "node/store.h"
+
+#include <future>
+
+#include "base/log.h"
+#include "node/metered_vfs.h"
+#include "node/schema.h"
+#include "node/write_ops.h"
+
+namespace walship {
+namespace {
+
+Status ConfigureWriteConnection(SqliteDb& db, const Config& config) {
+  sqlite3_busy_timeout(db.raw(), static_cast<int>(config.busy_timeout_ms));
+  // Keep the WAL when this connection closes: only our checkpoint policy
+  // (and the capture hook before it) may move frames into the database.
+  int unused = 0;
+  if (int rc = sqlite3_db_config(db.raw(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, &unused); rc != SQLITE_OK) {
+    return SqliteStatus(db.raw(), rc, "disable checkpoint on close");
+  }
+  auto mode = db.Prepare("PRAGMA journal_mode=WAL");
+  if (!mode.ok()) return mode.status();
+  auto row = (*mode)->Step();
+  if (!row.ok()) return row.status().Wrap("set journal_mode=WAL");
+  if (!*row || (*mode)->ColumnText(0) != "wal") {
+    return Status::Internal("set journal_mode=WAL: SQLite kept mode " + (*mode)->ColumnText(0));
+  }
+  // wal_autocheckpoint=0 is the same as sqlite3_wal_autocheckpoint(db, 0);
+  // set it before any wal hook (setting it after removes the hook).
+  return db.Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const Config& config, Clock& clock, MetricsRegistry& metrics) {
+  const std::string context = "open store in " + config.data_dir;
+  WALSHIP_RETURN_IF_ERROR(EnsureDirectory(config.data_dir).Wrap(context));
+  auto lock = DirectoryLock::Acquire(config.data_dir);
+  if (!lock.ok()) return lock.status().Wrap(context);
+  WALSHIP_RETURN_IF_ERROR(RouteSqliteLogToNodeLog());
+  WALSHIP_RETURN_IF_ERROR(RegisterMeteredVfs(&metrics.GetHistogram(
+      "walship_fsync_seconds", "Duration of each fsync SQLite asks for", LatencyBuckets())));
+
+  std::unique_ptr<Store> store(new Store(config, std::move(lock).value()));
+  store->db_path_ = config.DatabasePath();
+  auto db = SqliteDb::Open(store->db_path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, kMeteredVfsName);
+  if (!db.ok()) return db.status().Wrap(context);
+  WALSHIP_RETURN_IF_ERROR(ConfigureWriteConnection(**db, config).Wrap(context));
+  WALSHIP_RETURN_IF_ERROR(MigrateSchema(**db).Wrap(context));
+  auto pos = ReadPosition(**db);
+  if (!pos.ok()) return pos.status().Wrap(context + ": read position");
+
+  auto readers = ReadPool::Open(store->db_path_, static_cast<int>(config.read_connections),
+                                static_cast<int>(config.busy_timeout_ms), kMeteredVfsName);
+  if (!readers.ok()) return readers.status().Wrap(context);
+  store->readers_ = std::move(readers).value();
+  store->writer_ = std::make_unique<Writer>(std::move(db).value(), config, clock, metrics, *pos);
+  store->writer_->Start();
+  LogInfo("store open", {{"database", store->db_path_}, {"position", pos->ToString()}});
+  return store;
+}
+
+Store::~Store() { Close(); }
+
+Status Store::Submit(WriteRequest request) {
+  if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
+  return writer_->Submit(std::move(request));
+}
+
+WriteOutcome Store::Write(std::vector<WriteOp> ops) {
+  auto done = std::make_shared<std::promise<WriteOutcome>>();
+  auto outcome = done->get_future();
+  Status s = Submit(WriteRequest{std::move(ops), [done](WriteOutcome o) { done->set_value(std::move(o)); }});
+  if (!s.ok()) return WriteOutcome{s, {}, {}};
+  return outcome.get();
+}
+
+Result<Record> Store::Get(const std::string& key) {
+  if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
+  auto lease = readers_->Acquire();
+  return GetArchive(lease.db(), key);
+}
+
+Result<ListPage> Store::List(const std::string& prefix, const std::optional<std::string>& after_key,
+                             int64_t limit) {
+  if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
+  auto lease = readers_->Acquire();
+  return ListArchives(lease.db(), prefix, after_key, limit);
+}
+
+Result<std::vector<SearchHit>> Store::Search(const std::string& query, int64_t limit) {
+  if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
+  auto lease = readers_->Acquire();
+  return SearchArchives(lease.db(), query, limit);
+}
+
+Status Store::Ready() const {
+  if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
+  return writer_->Health();
+}
+
+void Store::Close() {
+  if (closed_.exchange(true)) return;
+  writer_->Stop();
+  readers_->Close();
+  LogInfo("store closed", {{"database", db_path_}, {"position", writer_->position().ToString()}});
+}
+
+}  // namespace walship

@@ -1,0 +1,21 @@
+// Applying write operations inside the writer's open transaction.
+// Called only on the writer thread, with a transaction (and savepoint) open.
+#pragma once
+
+#include "base/status.h"
+#include "node/archive.h"
+#include "node/sqlite_db.h"
+
+namespace walship {
+
+// Applies one op; on error the caller rolls back its savepoint.
+// Precondition failures are kPreconditionFailed; deleting a missing key is kNotFound.
+Result<OpResult> ApplyWriteOp(SqliteDb& db, const WriteOp& op, int64_t now_ms);
+
+// Advances the stored position by one transaction; returns the new txid.
+Result<int64_t> AdvanceTxid(SqliteDb& db);
+
+// Reads the stored position (at start-up).
+Result<Position> ReadPosition(SqliteDb& db);
+
+}  // namespace walship

@@ -1,0 +1,233 @@
+#include "node/writer.h"
+
+#include "base/fs.h"
+#include "base/log.h"
+#include "node/write_ops.h"
+
+namespace walship {
+
+Writer::Writer(std::unique_ptr<SqliteDb> db, const Config& config, Clock& clock,
+               MetricsRegistry& metrics, Position start)
+    : db_(std::move(db)),
+      config_(config),
+      clock_(clock),
+      wal_path_(db_->path() + "-wal"),
+      timeline_(start.timeline),
+      txid_(start.txid),
+      group_size_(metrics.GetHistogram("walship_group_commit_requests", "Requests committed per group (transaction)",
+                                       SizeBuckets())),
+      commit_seconds_(metrics.GetHistogram("walship_commit_seconds",
+                                           "Time to apply and durably commit one group", LatencyBuckets())),
+      checkpoint_seconds_(metrics.GetHistogram("walship_checkpoint_seconds", "Checkpoint duration",
+                                               LatencyBuckets())),
+      commits_(metrics.GetCounter("walship_commits_total", "Write transactions committed")),
+      commit_failures_(metrics.GetCounter("walship_commit_failures_total", "Groups whose commit failed")),
+      checkpoints_done_(metrics.GetCounter("walship_checkpoints_total", "Checkpoints by result",
+                                           {{"result", "complete"}})),
+      checkpoints_incomplete_(metrics.GetCounter("walship_checkpoints_total", "Checkpoints by result",
+                                                 {{"result", "incomplete"}})),
+      checkpoints_failed_(metrics.GetCounter("walship_checkpoints_total", "Checkpoints by result",
+                                             {{"result", "failed"}})) {}
+
+Writer::~Writer() { Stop(); }
+
+void Writer::Start() { thread_ = std::thread([this] { Run(); }); }
+
+Status Writer::Submit(WriteRequest request) {
+  {
+    std::lock_guard lock(mu_);
+    if (!sticky_.ok()) return Status::Unavailable("writes are stopped: " + sticky_.ToString()).WithReason("writes_stopped");
+    if (stopping_) return Status::Unavailable("the node is shutting down").WithReason("shutting_down");
+    queue_.push_back(std::move(request));
+  }
+  cv_.notify_one();
+  return Status::Ok();
+}
+
+void Writer::RequestCheckpoint() {
+  {
+    std::lock_guard lock(mu_);
+    checkpoint_requested_ = true;
+  }
+  cv_.notify_one();
+}
+
+void Writer::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+Position Writer::position() const { return Position{timeline_.load(), txid_.load()}; }
+
+Status Writer::Health() const {
+  std::lock_guard lock(mu_);
+  return sticky_;
+}
+
+int64_t Writer::WalBytes() const { return FileSizeOrZero(wal_path_); }
+
+void Writer::SetSticky(const Status& status) {
+  std::lock_guard lock(mu_);
+  if (sticky_.ok()) {
+    sticky_ = status;
+    LogError("writer stopped: no further writes will be accepted", {{"error", status.ToString()}});
+  }
+}
+
+void Writer::Run() {
+  for (;;) {
+    std::vector<WriteRequest> group;
+    bool checkpoint = false;
+    bool last = false;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return !queue_.empty() || stopping_ || checkpoint_requested_; });
+      size_t n = std::min(queue_.size(), static_cast<size_t>(config_.max_group_requests));
+      group.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      checkpoint = checkpoint_requested_;
+      checkpoint_requested_ = false;
+      last = stopping_ && queue_.empty();
+    }
+    if (!group.empty()) CommitGroup(group);
+    bool writable = Health().ok();
+    if (writable && last) {
+      Checkpoint("shutdown");
+    } else if (writable && (checkpoint || WalBytes() >= config_.checkpoint_wal_bytes)) {
+      Checkpoint(checkpoint ? "timer" : "wal_size");
+    }
+    if (last) break;
+  }
+  db_.reset();  // close on the owning thread
+}
+
+Status Writer::Savepoint(const char* sql) {
+  auto st = db_->Prepare(sql);
+  if (!st.ok()) return st.status();
+  return (*st)->Run();
+}
+
+void Writer::FailGroup(std::vector<WriteRequest>& group, const Status& status) {
+  for (auto& r : group) r.on_committed(WriteOutcome{status, {}, {}});
+}
+
+void Writer::CommitGroup(std::vector<WriteRequest>& group) {
+  if (Status sticky = Health(); !sticky.ok()) {
+    FailGroup(group, Status::Unavailable("writes are stopped: " + sticky.ToString()).WithReason("writes_stopped"));
+    return;
+  }
+  const int64_t start_ns = clock_.MonotonicNanos();
+  const int64_t now_ms = clock_.NowUnixMillis();
+  const std::string context = "commit group of " + std::to_string(group.size()) + " requests";
+
+  if (Status s = Savepoint("BEGIN IMMEDIATE"); !s.ok()) {
+    s = s.Wrap(context + ": begin");
+    if (s.code() == Code::kIOError || s.code() == Code::kCorruption) SetSticky(s);
+    commit_failures_.Add();
+    FailGroup(group, s);
+    return;
+  }
+
+  std::vector<WriteOutcome> outcomes(group.size());
+  size_t applied = 0;
+  Status fatal;  // an error that aborted the whole transaction
+  for (size_t i = 0; i < group.size() && fatal.ok(); ++i) {
+    WriteOutcome& out = outcomes[i];
+    out.status = Savepoint("SAVEPOINT request");
+    for (size_t k = 0; out.status.ok() && k < group[i].ops.size(); ++k) {
+      auto r = ApplyWriteOp(*db_, group[i].ops[k], now_ms);
+      if (r.ok()) {
+        out.results.push_back(std::move(r).value());
+      } else {
+        out.status = group[i].ops.size() > 1 ? r.status().Wrap("op " + std::to_string(k)) : r.status();
+      }
+    }
+    if (out.status.ok()) {
+      out.status = Savepoint("RELEASE request");
+      if (out.status.ok()) ++applied;
+    } else {
+      out.results.clear();
+      if (sqlite3_get_autocommit(db_->raw())) {
+        // SQLite rolled the whole transaction back (I/O error, disk full).
+        fatal = out.status;
+      } else if (Status s = Savepoint("ROLLBACK TO request"); !s.ok()) {
+        fatal = s;
+      } else if (Status r = Savepoint("RELEASE request"); !r.ok()) {
+        fatal = r;
+      }
+    }
+    if (out.status.code() == Code::kIOError || out.status.code() == Code::kCorruption) fatal = out.status;
+  }
+
+  Status commit = fatal;
+  Position pos = position();
+  if (commit.ok() && applied > 0) {
+    auto txid = AdvanceTxid(*db_);
+    if (!txid.ok()) commit = txid.status().Wrap("advance txid");
+    else pos.txid = *txid;
+  }
+  if (commit.ok()) commit = Savepoint(applied > 0 ? "COMMIT" : "ROLLBACK");
+  if (!commit.ok()) {
+    commit = commit.Wrap(context);
+    if (!sqlite3_get_autocommit(db_->raw())) Savepoint("ROLLBACK").IgnoreError();  // reporting `commit`
+    commit_failures_.Add();
+    // We cannot know what reached the disk: stop writing rather than guess.
+    SetSticky(commit);
+    FailGroup(group, commit);
+    return;
+  }
+  if (applied > 0) {
+    txid_.store(pos.txid);
+    commits_.Add();
+    group_size_.Observe(static_cast<double>(applied));
+  }
+  commit_seconds_.Observe(static_cast<double>(clock_.MonotonicNanos() - start_ns) / 1e9);
+  for (size_t i = 0; i < group.size(); ++i) {
+    if (outcomes[i].status.ok()) outcomes[i].position = pos;
+    group[i].on_committed(std::move(outcomes[i]));
+  }
+}
+
+void Writer::Checkpoint(std::string_view reason) {
+  const int64_t start_ns = clock_.MonotonicNanos();
+  if (hook_ != nullptr) {
+    Status s = hook_->BeforeCheckpoint(*db_, reason);
+    if (!s.ok()) {
+      checkpoints_failed_.Add();
+      LogError("checkpoint skipped: the checkpoint hook failed", {{"reason", reason}, {"error", s.ToString()}});
+      return;
+    }
+  }
+  int log_frames = 0;
+  int checkpointed = 0;
+  // No busy wait: a reader holding an old snapshot makes this a passive
+  // checkpoint (SQLITE_BUSY) instead of stalling every writer behind it.
+  sqlite3_busy_timeout(db_->raw(), 0);
+  int rc = sqlite3_wal_checkpoint_v2(db_->raw(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &checkpointed);
+  sqlite3_busy_timeout(db_->raw(), static_cast<int>(config_.busy_timeout_ms));
+  checkpoint_seconds_.Observe(static_cast<double>(clock_.MonotonicNanos() - start_ns) / 1e9);
+  if (rc == SQLITE_BUSY) {
+    checkpoints_incomplete_.Add();
+    LogEvent(spdlog::level::debug, "checkpoint incomplete: a reader holds an older snapshot",
+             {{"reason", reason}, {"wal_frames", log_frames}, {"checkpointed", checkpointed}});
+    return;
+  }
+  if (rc != SQLITE_OK) {
+    checkpoints_failed_.Add();
+    Status s = SqliteStatus(db_->raw(), rc, "checkpoint (" + std::string(reason) + ")");
+    if (s.code() == Code::kIOError || s.code() == Code::kCorruption) SetSticky(s);
+    else LogError("checkpoint failed", {{"error", s.ToString()}});
+    return;
+  }
+  checkpoints_done_.Add();
+  last_checkpoint_ms_.store(clock_.NowUnixMillis());
+}
+
+}  // namespace walship

@@ -1,0 +1,115 @@
+// The writer: one thread that owns the only write connection and commits
+// queued requests in groups (group commit).
+//
+// Each request runs inside its own savepoint, so a failing request fails
+// alone; the group is one transaction, committed with synchronous=FULL, and
+// every request's completion runs only after that commit is durable.
+// Checkpoints run on this thread too, between groups, so no write interleaves
+// with the checkpoint hook (where WAL capture plugs in).
+//
+// After a failed commit, write or fsync the writer stops writing for good
+// (a sticky error): we never retry an fsync and carry on.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/metrics.h"
+#include "base/status.h"
+#include "node/archive.h"
+#include "node/config.h"
+#include "node/sqlite_db.h"
+
+namespace walship {
+
+struct WriteOutcome {
+  Status status;                 // the request's own result
+  std::vector<OpResult> results;  // one per op, when ok
+  Position position;             // the commit's position, when ok
+};
+
+struct WriteRequest {
+  std::vector<WriteOp> ops;  // applied atomically: all or nothing
+  // Called once on the writer thread after the group's commit (or failure).
+  // Must not block: hand the outcome to the waiting thread and return.
+  std::function<void(WriteOutcome)> on_committed;
+};
+
+// Runs on the writer thread just before each checkpoint; an error skips the
+// checkpoint (the WAL keeps every frame). The segment capture implements it.
+class CheckpointHook {
+ public:
+  virtual ~CheckpointHook() = default;
+  virtual Status BeforeCheckpoint(SqliteDb& writer, std::string_view reason) = 0;
+};
+
+class Writer {
+ public:
+  Writer(std::unique_ptr<SqliteDb> db, const Config& config, Clock& clock, MetricsRegistry& metrics,
+         Position start);
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  void Start();
+  // Queues a request. Fails (and never calls on_committed) when the writer is
+  // stopping or stopped by a sticky error.
+  Status Submit(WriteRequest request);
+  // Asks for a checkpoint at the next gap between groups (the timer calls this).
+  void RequestCheckpoint();
+  // Stops taking requests, commits what is queued, checkpoints, closes the
+  // connection and joins the thread.
+  void Stop();
+  void SetCheckpointHook(CheckpointHook* hook) { hook_ = hook; }  // before Start()
+
+  Position position() const;
+  // Ok while the writer can write; else the error that stopped it.
+  Status Health() const;
+  int64_t LastCheckpointUnixMillis() const { return last_checkpoint_ms_.load(); }
+  int64_t WalBytes() const;
+
+ private:
+  void Run();
+  void CommitGroup(std::vector<WriteRequest>& group);
+  void Checkpoint(std::string_view reason);
+  void FailGroup(std::vector<WriteRequest>& group, const Status& status);
+  void SetSticky(const Status& status);
+  Status Savepoint(const char* sql);
+
+  std::unique_ptr<SqliteDb> db_;  // owned by the writer thread once started
+  const Config& config_;
+  Clock& clock_;
+  CheckpointHook* hook_ = nullptr;
+  std::string wal_path_;
+
+  mutable std::mutex mu_;  // guards queue_, stopping_, checkpoint_requested_, sticky_
+  std::condition_variable cv_;
+  std::deque<WriteRequest> queue_;
+  bool stopping_ = false;
+  bool checkpoint_requested_ = false;
+  Status sticky_;
+
+  std::atomic<int64_t> timeline_;
+  std::atomic<int64_t> txid_;
+  std::atomic<int64_t> last_checkpoint_ms_{0};
+  std::thread thread_;
+
+  Histogram& group_size_;
+  Histogram& commit_seconds_;
+  Histogram& checkpoint_seconds_;
+  Counter& commits_;
+  Counter& commit_failures_;
+  Counter& checkpoints_done_;
+  Counter& checkpoints_incomplete_;
+  Counter& checkpoints_failed_;
+};
+
+}  // namespace walship

@@ -1,0 +1,44 @@
+// walship: the command line. Subcommands map to ops/*_command.cpp.
+#include <CLI/CLI.hpp>
+
+#include <optional>
+#include <string>
+
+#include "ops/serve_command.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"walship: a replicated storage node for SQLite"};
+  app.set_version_flag("--version", std::string("walship ") + WALSHIP_VERSION);
+  app.require_subcommand(1);
+
+  std::string config_path;
+  std::string listen;
+  std::string data_dir;
+  std::string log_level;
+  std::string log_format;
+  auto* serve = app.add_subcommand("serve", "Run the node: serve the index over HTTP");
+  serve->add_option("--config", config_path, "TOML config file (see ops/walship.example.toml)")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free one); overrides server.listen");
+  serve->add_option("--data", data_dir, "data folder; overrides storage.data_dir");
+  serve->add_option("--log-level", log_level, "trace, debug, info, warn, error; overrides log.level");
+  serve->add_option("--log-format", log_format, "text or json; overrides log.format");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (serve->parsed()) {
+    walship::ConfigOverrides o;
+    if (!listen.empty()) o.listen = listen;
+    if (serve->count("--data")) o.data_dir = data_dir;
+    if (!log_level.empty()) o.log_level = log_level;
+    if (!log_format.empty()) o.log_format = log_format;
+    std::optional<std::string> path;
+    if (!config_path.empty()) path = config_path;
+    return walship::RunServe(path, o);
+  }
+  return 2;
+}

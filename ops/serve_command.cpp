@@ -1,0 +1,50 @@
+#include "ops/serve_command.h"
+
+#include <cstdio>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "http/server.h"
+#include "node/node.h"
+#include "node/store.h"
+
+namespace walship {
+
+int RunServe(const std::optional<std::string>& config_path, const ConfigOverrides& overrides) {
+  auto config = LoadConfig(config_path, overrides);
+  if (!config.ok()) {
+    std::fprintf(stderr, "walship: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  if (Status s = ConfigureLogging(config->log_level, config->log_format); !s.ok()) {
+    std::fprintf(stderr, "walship: %s\n", s.message().c_str());
+    return 2;
+  }
+  Clock& clock = SystemClock::Instance();
+  MetricsRegistry metrics;
+  LogInfo("starting walship", {{"version", WALSHIP_VERSION}, {"data", config->data_dir},
+                               {"config", config_path.value_or("(defaults)")}});
+
+  auto store = Store::Open(*config, clock, metrics);
+  if (!store.ok()) {
+    LogError("cannot start", {{"error", store.status().ToString()}});
+    return 1;
+  }
+  http::HttpServer server(http::RouteContext{*config, **store, metrics, clock, clock.NowUnixMillis()});
+  auto port = server.Bind();
+  if (!port.ok()) {
+    LogError("cannot start", {{"error", port.status().ToString()}});
+    (*store)->Close();
+    return 1;
+  }
+  server.Start();
+  const auto& host = config->listen.host;
+  std::string url = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                    std::to_string(*port);
+  LogInfo("listening", {{"url", url}, {"port", *port}});
+
+  Node node(*config, **store, server);
+  return node.Run();
+}
+
+}  // namespace walship
