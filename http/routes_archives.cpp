@@ -24,7 +24,8 @@ void ReplyWritten(httplib::Response& res, const WriteOutcome& out, int http_stat
   ReplyJson(res, http_status, Dump(body));
 }
 
-void PutArchive(RouteContext& ctx, const httplib::Request& req, httplib::Response& res) {
+void PutArchive(RouteContext& ctx, const httplib::Request& req, httplib::Response& res,
+                const httplib::ContentReader& reader) {
   const std::string key = req.matches[1];
   if (Status s = ValidateKey(key, static_cast<size_t>(ctx.config.max_key_bytes)); !s.ok()) return ReplyError(res, s);
   auto if_match = ParseIfMatch(req.get_header_value("If-Match"));
@@ -34,7 +35,12 @@ void PutArchive(RouteContext& ctx, const httplib::Request& req, httplib::Respons
   if (*if_match && *if_none) {
     return ReplyError(res, Status::InvalidArgument("If-Match and If-None-Match cannot both be given"));
   }
-  auto op = ParsePutBody(key, req.get_header_value("Content-Type"), req.body, ctx.config);
+  std::string body;
+  if (Status s = ReadBodyLimited(reader, ctx.config.max_body_bytes, &body); !s.ok()) {
+    res.set_header("Connection", "close");  // the rest of the body is unread
+    return ReplyError(res, s);
+  }
+  auto op = ParsePutBody(key, req.get_header_value("Content-Type"), body, ctx.config);
   if (!op.ok()) return ReplyError(res, op.status());
   op->if_match = *if_match;
   op->if_none_match_any = *if_none;
@@ -122,7 +128,8 @@ void Search(RouteContext& ctx, const httplib::Request& req, httplib::Response& r
 }  // namespace
 
 void RegisterArchiveRoutes(httplib::Server& svr, RouteContext& ctx) {
-  svr.Put("/v1/archives/(.+)", [&ctx](const auto& req, auto& res) { PutArchive(ctx, req, res); });
+  svr.Put("/v1/archives/(.+)", [&ctx](const httplib::Request& req, httplib::Response& res,
+                                      const httplib::ContentReader& reader) { PutArchive(ctx, req, res, reader); });
   svr.Get("/v1/archives/(.+)", [&ctx](const auto& req, auto& res) { GetArchive(ctx, req, res); });
   svr.Delete("/v1/archives/(.+)", [&ctx](const auto& req, auto& res) { DeleteArchive(ctx, req, res); });
   svr.Get("/v1/archives", [&ctx](const auto& req, auto& res) { ListArchives(ctx, req, res); });

@@ -6,8 +6,14 @@
 namespace walship::http {
 
 void RegisterBatchRoute(httplib::Server& svr, RouteContext& ctx) {
-  svr.Post("/v1/batch", [&ctx](const httplib::Request& req, httplib::Response& res) {
-    auto ops = ParseBatchBody(req.get_header_value("Content-Type"), req.body, ctx.config);
+  svr.Post("/v1/batch", [&ctx](const httplib::Request& req, httplib::Response& res,
+                               const httplib::ContentReader& reader) {
+    std::string body;
+    if (Status s = ReadBodyLimited(reader, ctx.config.max_body_bytes, &body); !s.ok()) {
+      res.set_header("Connection", "close");  // the rest of the body is unread
+      return ReplyError(res, s.Wrap("batch"));
+    }
+    auto ops = ParseBatchBody(req.get_header_value("Content-Type"), body, ctx.config);
     if (!ops.ok()) return ReplyError(res, ops.status().Wrap("batch"));
     // One request = one savepoint: if any op fails, none is applied.
     WriteOutcome out = ctx.store.Write(std::move(ops).value());

@@ -70,6 +70,23 @@ std::string RouteLabel(const std::string& path) {
   return "other";
 }
 
+Status ReadBodyLimited(const httplib::ContentReader& reader, int64_t max_bytes, std::string* body) {
+  bool over = false;
+  bool ok = reader([&](const char* data, size_t len) {
+    if (static_cast<int64_t>(body->size() + len) > max_bytes) {
+      over = true;
+      return false;
+    }
+    body->append(data, len);
+    return true;
+  });
+  if (over) {
+    return Status::TooLarge("request body is over the limit of " + std::to_string(max_bytes) + " bytes");
+  }
+  if (!ok) return Status::InvalidArgument("request body could not be read");
+  return Status::Ok();
+}
+
 HttpServer::HttpServer(RouteContext ctx) : ctx_(std::move(ctx)) {
   const Config& c = ctx_.config;
   const size_t threads = static_cast<size_t>(c.http_threads);
@@ -177,7 +194,7 @@ void HttpServer::InstallHooks() {
                           {"path", req.path},
                           {"status", res.status},
                           {"ms", seconds * 1000.0},
-                          {"bytes_in", req.body.size()},
+                          {"bytes_in", std::max<int64_t>(ContentLength(req), static_cast<int64_t>(req.body.size()))},
                           {"bytes_out", res.body.size()},
                           {"remote", req.remote_addr}});
     }

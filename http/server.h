@@ -54,6 +54,11 @@ class HttpServer final : public Frontend {
 // "/v1/archives/{key}" for "/v1/archives/a/b": the metrics label of a path.
 std::string RouteLabel(const std::string& path);
 
+// Reads a request body of at most max_bytes. Content-Length bodies over the
+// limit never get here (the pre-routing hook answers 413 unread); chunked
+// bodies are cut off as soon as they pass the limit, so memory stays bounded.
+Status ReadBodyLimited(const httplib::ContentReader& reader, int64_t max_bytes, std::string* body);
+
 void RegisterArchiveRoutes(httplib::Server& svr, RouteContext& ctx);
 void RegisterBatchRoute(httplib::Server& svr, RouteContext& ctx);
 void RegisterOpsRoutes(httplib::Server& svr, RouteContext& ctx);

@@ -21,7 +21,7 @@ struct Config {
   ListenAddress listen;
   int64_t http_threads = 64;            // connection threads; each keep-alive client holds one
   int64_t keep_alive_max_requests = 100000;
-  int64_t keep_alive_timeout_s = 5;
+  int64_t keep_alive_timeout_s = 2;  // also bounds how long a drain waits for idle connections
   int64_t read_timeout_ms = 5000;
   int64_t write_timeout_ms = 5000;
   int64_t drain_timeout_ms = 10000;     // graceful shutdown: wait this long for in-flight work
