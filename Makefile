@@ -14,18 +14,24 @@ DEB_PACKAGES := cmake make g++ pkg-config ca-certificates curl sqlite3 \
   libspdlog-dev libxxhash-dev
 BENCH_PACKAGES := wrk
 
-.PHONY: all deps build run test test-all soak bench sanitize clean
+.PHONY: all deps configure build build-node run test test-all soak bench sanitize clean
 
 all: build
 
 deps:
 	@ops/install-deps.sh $(DEB_PACKAGES)
 
-build: deps
+configure: deps
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+
+build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
+# Only the binary: `make run` does not wait for the test suite to compile.
+build-node: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target walship
+
+run: build-node
 	@ops/run-dev.sh $(BUILD_DIR)/walship $(LISTEN) $(DATA)
 
 # The default suite: unit and integration tests (CI runs this).
@@ -36,8 +42,9 @@ test: build
 soak: build
 	@cd $(BUILD_DIR) && ctest -L soak --output-on-failure --timeout 3600
 
-bench: build
+bench: configure
 	@ops/install-deps.sh $(BENCH_PACKAGES)
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target walship walship_bench
 	@$(BUILD_DIR)/tests/walship_bench --walship $(BUILD_DIR)/walship
 
 # The default suite under AddressSanitizer and UndefinedBehaviorSanitizer.

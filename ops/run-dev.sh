@@ -8,7 +8,10 @@ mkdir -p "$data"
 log="$data/walship.log"
 "$bin" serve --listen "$listen" --data "$data" 2> >(tee "$log" >&2) &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid' INT TERM
+# Ctrl-C reaches the node directly (same process group) and starts its drain;
+# a SIGTERM to this script is passed on. Either way, wait for the drain.
+trap 'wait $pid' INT
+trap 'kill -TERM $pid 2>/dev/null; wait $pid' TERM
 for _ in $(seq 1 100); do
   url=$(grep -o 'url=http://[^ ]*' "$log" 2>/dev/null | tail -1 | cut -d= -f2 || true)
   [ -n "$url" ] && break
