@@ -7,13 +7,14 @@
 
 namespace walship {
 
-int Node::Run() {
+int Node::Run(const std::function<void()>& on_ready) {
   loop_.AddRepeatingTimer(static_cast<uint64_t>(config_.checkpoint_interval_ms),
                           [this] { store_.RequestCheckpoint(); });
   loop_.OnSignal(SIGTERM, [this](int s) { OnShutdownSignal(s); });
   loop_.OnSignal(SIGINT, [this](int s) { OnShutdownSignal(s); });
   // A client that goes away mid-response must not kill the node.
   std::signal(SIGPIPE, SIG_IGN);
+  on_ready();
   loop_.Run();
   return 0;
 }

@@ -7,6 +7,8 @@
 // that outlasts server.drain_timeout_ms, exits the process at once.
 #pragma once
 
+#include <functional>
+
 #include "node/config.h"
 #include "node/loop.h"
 #include "node/store.h"
@@ -28,8 +30,10 @@ class Node {
   Node(const Config& config, Store& store, Frontend& frontend)
       : config_(config), store_(store), frontend_(frontend) {}
 
-  // Runs until drained. Returns the process exit code.
-  int Run();
+  // Installs the timer and signal handlers, calls on_ready (so "listening"
+  // is never logged before SIGTERM would drain), then runs until drained.
+  // Returns the process exit code.
+  int Run(const std::function<void()>& on_ready);
 
  private:
   void OnShutdownSignal(int signum);

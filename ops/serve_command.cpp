@@ -41,10 +41,8 @@ int RunServe(const std::optional<std::string>& config_path, const ConfigOverride
   const auto& host = config->listen.host;
   std::string url = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
                     std::to_string(*port);
-  LogInfo("listening", {{"url", url}, {"port", *port}});
-
   Node node(*config, **store, server);
-  return node.Run();
+  return node.Run([&] { LogInfo("listening", {{"url", url}, {"port", *port}}); });
 }
 
 }  // namespace walship
