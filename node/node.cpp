@@ -12,8 +12,6 @@ int Node::Run(const std::function<void()>& on_ready) {
                           [this] { store_.RequestCheckpoint(); });
   loop_.OnSignal(SIGTERM, [this](int s) { OnShutdownSignal(s); });
   loop_.OnSignal(SIGINT, [this](int s) { OnShutdownSignal(s); });
-  // A client that goes away mid-response must not kill the node.
-  std::signal(SIGPIPE, SIG_IGN);
   on_ready();
   loop_.Run();
   return 0;

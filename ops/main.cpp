@@ -1,12 +1,15 @@
 // walship: the command line. Subcommands map to ops/*_command.cpp.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <optional>
 #include <string>
 
 #include "ops/serve_command.h"
 
 int main(int argc, char** argv) {
+  // A client that goes away mid-response must not kill the node.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"walship: a replicated storage node for SQLite"};
   app.set_version_flag("--version", std::string("walship ") + WALSHIP_VERSION);
   app.require_subcommand(1);
