@@ -1,5 +1,9 @@
 #include "http/server.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
 #include <random>
 #include <regex>
 
@@ -85,6 +89,10 @@ Status ReadBodyLimited(const httplib::ContentReader& reader, int64_t max_bytes, 
   }
   if (!ok) return Status::InvalidArgument("request body could not be read");
   return Status::Ok();
+}
+
+bool TunedHttplibServer::RaiseListenBacklog(int backlog) {
+  return ::listen(svr_sock_, backlog) == 0;
 }
 
 HttpServer::HttpServer(RouteContext ctx) : ctx_(std::move(ctx)) {
@@ -210,6 +218,10 @@ Result<int> HttpServer::Bind() {
   } else if (!svr_.bind_to_port(l.host, port)) {
     return Status::Unavailable("cannot listen on " + l.host + ":" + std::to_string(port) +
                                " (address in use, or not an address of this machine)");
+  }
+  if (!svr_.RaiseListenBacklog(SOMAXCONN)) {
+    return Status::IOError("listen on " + l.host + ":" + std::to_string(port) + " with backlog " +
+                           std::to_string(SOMAXCONN) + ": " + std::strerror(errno));
   }
   return port;
 }

@@ -29,6 +29,16 @@ struct RouteContext {
   std::string role = "primary";
 };
 
+// httplib::Server with a listen backlog fit for a server. Debian's compiled
+// cpp-httplib 0.11 listens with a backlog of 5: a burst of new connections
+// overflows the accept queue and some clients get a reset after sending
+// their request, never knowing whether a write happened.
+class TunedHttplibServer : public httplib::Server {
+ public:
+  // Re-listens on the bound socket with `backlog` (Linux allows a second listen()).
+  bool RaiseListenBacklog(int backlog);
+};
+
 class HttpServer final : public Frontend {
  public:
   explicit HttpServer(RouteContext ctx);
@@ -46,7 +56,7 @@ class HttpServer final : public Frontend {
   void InstallHooks();
 
   RouteContext ctx_;
-  httplib::Server svr_;
+  TunedHttplibServer svr_;
   std::thread thread_;
   std::atomic<bool> draining_{false};
 };

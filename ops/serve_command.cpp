@@ -1,5 +1,8 @@
 #include "ops/serve_command.h"
 
+#include <sys/resource.h>
+#include <sys/select.h>
+
 #include <cstdio>
 
 #include "base/clock.h"
@@ -9,6 +12,24 @@
 #include "node/store.h"
 
 namespace walship {
+
+namespace {
+
+// Debian's cpp-httplib 0.11 waits on sockets with select(), which cannot
+// watch a descriptor >= FD_SETSIZE (1024) and corrupts memory if asked to.
+// Capping the soft limit makes accept() fail with EMFILE instead (httplib
+// then retries), so too many connections degrade service, never memory.
+void CapOpenFilesForSelect() {
+  struct rlimit lim {};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur > FD_SETSIZE) {
+    lim.rlim_cur = FD_SETSIZE;
+    if (setrlimit(RLIMIT_NOFILE, &lim) == 0) {
+      LogEvent(spdlog::level::debug, "open files capped for select()", {{"limit", FD_SETSIZE}});
+    }
+  }
+}
+
+}  // namespace
 
 int RunServe(const std::optional<std::string>& config_path, const ConfigOverrides& overrides) {
   auto config = LoadConfig(config_path, overrides);
@@ -20,6 +41,7 @@ int RunServe(const std::optional<std::string>& config_path, const ConfigOverride
     std::fprintf(stderr, "walship: %s\n", s.message().c_str());
     return 2;
   }
+  CapOpenFilesForSelect();
   Clock& clock = SystemClock::Instance();
   MetricsRegistry metrics;
   LogInfo("starting walship", {{"version", WALSHIP_VERSION}, {"data", config->data_dir},
