@@ -25,10 +25,10 @@ Result<json> ParseJson(const std::string& body) {
 }
 
 Status CheckMetadata(const json& metadata, const Config& config, std::string* out) {
-  if (!metadata.is_object()) return Status::InvalidArgument("metadata must be a JSON object");
+  if (!metadata.is_object()) return Status::InvalidArgument("must be a JSON object");
   *out = metadata.dump();
   if (static_cast<int64_t>(out->size()) > config.max_metadata_bytes) {
-    return Status::TooLarge("metadata is " + std::to_string(out->size()) + " bytes, over the limit of " +
+    return Status::TooLarge("is " + std::to_string(out->size()) + " bytes, over the limit of " +
                             std::to_string(config.max_metadata_bytes));
   }
   return Status::Ok();

@@ -14,9 +14,10 @@ Result<std::unique_ptr<ReadPool>> ReadPool::Open(const std::string& path, int si
   return pool;
 }
 
-ReadPool::Lease ReadPool::Acquire() {
+std::optional<ReadPool::Lease> ReadPool::Acquire() {
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return !idle_.empty(); });
+  cv_.wait(lock, [&] { return !idle_.empty() || closed_; });
+  if (closed_) return std::nullopt;
   auto db = std::move(idle_.back());
   idle_.pop_back();
   ++lent_;
@@ -34,6 +35,8 @@ void ReadPool::Return(std::unique_ptr<SqliteDb> db) {
 
 void ReadPool::Close() {
   std::unique_lock lock(mu_);
+  closed_ = true;
+  cv_.notify_all();
   cv_.wait(lock, [&] { return lent_ == 0; });
   idle_.clear();
 }

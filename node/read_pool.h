@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <vector>
 
@@ -33,19 +34,21 @@ class ReadPool {
 
   static Result<std::unique_ptr<ReadPool>> Open(const std::string& path, int size, int busy_timeout_ms,
                                                 const char* vfs);
-  // Blocks until a connection is free.
-  Lease Acquire();
-  // Closes every connection; waits for lent ones to come back.
+  // Blocks until a connection is free; nothing once the pool is closed.
+  std::optional<Lease> Acquire();
+  // Closes every connection; waits for lent ones to come back. Later
+  // Acquire() calls return nothing at once.
   void Close();
 
  private:
   ReadPool() = default;
   void Return(std::unique_ptr<SqliteDb> db);
 
-  std::mutex mu_;  // guards idle_ and lent_
+  std::mutex mu_;  // guards idle_, lent_ and closed_
   std::condition_variable cv_;
   std::vector<std::unique_ptr<SqliteDb>> idle_;
   int lent_ = 0;
+  bool closed_ = false;
 };
 
 }  // namespace walship

@@ -4,10 +4,37 @@
 
 namespace walship {
 
+namespace {
+
+// What an extended I/O result code says failed; empty when it adds nothing.
+const char* FailedOperation(int rc) {
+  switch (rc) {
+    case SQLITE_IOERR_READ: return "read failed";
+    case SQLITE_IOERR_SHORT_READ: return "short read";
+    case SQLITE_IOERR_WRITE: return "write failed";
+    case SQLITE_IOERR_FSYNC: return "fsync failed";
+    case SQLITE_IOERR_DIR_FSYNC: return "directory fsync failed";
+    case SQLITE_IOERR_TRUNCATE: return "truncate failed";
+    case SQLITE_IOERR_FSTAT: return "fstat failed";
+    case SQLITE_IOERR_DELETE: return "delete failed";
+    case SQLITE_IOERR_SHMOPEN: return "opening the -shm file failed";
+    case SQLITE_IOERR_SHMSIZE: return "resizing the -shm file failed";
+    case SQLITE_IOERR_SHMMAP: return "mapping the -shm file failed";
+    case SQLITE_IOERR_LOCK: return "file lock failed";
+    default: return "";
+  }
+}
+
+}  // namespace
+
 Status SqliteStatus(sqlite3* db, int rc, std::string_view context) {
   std::string msg(context);
   msg += ": ";
-  msg += (db != nullptr && sqlite3_errcode(db) == rc) ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  if (db != nullptr && (rc & 0xff) == rc && (sqlite3_extended_errcode(db) & 0xff) == rc) {
+    rc = sqlite3_extended_errcode(db);  // a primary code was passed; the connection knows more
+  }
+  msg += (db != nullptr && (sqlite3_errcode(db) & 0xff) == (rc & 0xff)) ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  if (const char* op = FailedOperation(rc); *op != '\0') msg.append(" (").append(op).append(")");
   switch (rc & 0xff) {
     case SQLITE_IOERR:
     case SQLITE_FULL:

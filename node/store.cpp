@@ -76,22 +76,22 @@ WriteOutcome Store::Write(std::vector<WriteOp> ops) {
 }
 
 Result<Record> Store::Get(const std::string& key) {
-  if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
   auto lease = readers_->Acquire();
-  return GetArchive(lease.db(), key);
+  if (!lease) return Status::Unavailable("the store is closed").WithReason("shutting_down");
+  return GetArchive(lease->db(), key);
 }
 
 Result<ListPage> Store::List(const std::string& prefix, const std::optional<std::string>& after_key,
                              int64_t limit) {
-  if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
   auto lease = readers_->Acquire();
-  return ListArchives(lease.db(), prefix, after_key, limit);
+  if (!lease) return Status::Unavailable("the store is closed").WithReason("shutting_down");
+  return ListArchives(lease->db(), prefix, after_key, limit);
 }
 
 Result<std::vector<SearchHit>> Store::Search(const std::string& query, int64_t limit) {
-  if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
   auto lease = readers_->Acquire();
-  return SearchArchives(lease.db(), query, limit);
+  if (!lease) return Status::Unavailable("the store is closed").WithReason("shutting_down");
+  return SearchArchives(lease->db(), query, limit);
 }
 
 Status Store::Ready() const {
@@ -101,8 +101,10 @@ Status Store::Ready() const {
 
 void Store::Close() {
   if (closed_.exchange(true)) return;
+  // Open() may fail half-way: close only what exists.
+  if (readers_) readers_->Close();
+  if (!writer_) return;
   writer_->Stop();
-  readers_->Close();
   LogInfo("store closed", {{"database", db_path_}, {"position", writer_->position().ToString()}});
 }
 

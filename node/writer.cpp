@@ -125,7 +125,8 @@ void Writer::CommitGroup(std::vector<WriteRequest>& group) {
   }
   const int64_t start_ns = clock_.MonotonicNanos();
   const int64_t now_ms = clock_.NowUnixMillis();
-  const std::string context = "commit group of " + std::to_string(group.size()) + " requests";
+  const std::string context =
+      "commit group of " + std::to_string(group.size()) + (group.size() == 1 ? " request" : " requests");
 
   if (Status s = Savepoint("BEGIN IMMEDIATE"); !s.ok()) {
     s = s.Wrap(context + ": begin");
@@ -146,7 +147,7 @@ void Writer::CommitGroup(std::vector<WriteRequest>& group) {
       if (r.ok()) {
         out.results.push_back(std::move(r).value());
       } else {
-        out.status = group[i].ops.size() > 1 ? r.status().Wrap("op " + std::to_string(k)) : r.status();
+        out.status = group[i].ops.size() > 1 ? r.status().Wrap("ops[" + std::to_string(k) + "]") : r.status();
       }
     }
     if (out.status.ok()) {

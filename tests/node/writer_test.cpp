@@ -1,0 +1,445 @@
+// The writer: group commit, checkpoints, and the sticky error after a failed
+// write or fsync (fault injection through the metered VFS).
+#include "node/writer.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <atomic>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "base/sha256.h"
+#include "node/metered_vfs.h"
+#include "node/schema.h"
+#include "node/store.h"
+#include "node/write_ops.h"
+#include "tests/support/temp_dir.h"
+
+namespace walship {
+namespace {
+
+using walship::testing::TempDir;
+
+WriteOp PutOp(const std::string& key, const std::string& content) {
+  WriteOp op;
+  op.key = key;
+  op.content = content;
+  op.sha256 = Sha256Hex(content);
+  return op;
+}
+
+template <typename Pred>
+bool WaitFor(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// Holds the writer thread inside a request's completion until released, so
+// requests submitted meanwhile are queued and committed together as one group.
+// The state is shared with the callback: the writer may still be returning
+// from it after the test has moved on.
+class WriterGate {
+ public:
+  WriterGate() : state_(std::make_shared<State>()) {
+    state_->entered_future = state_->entered.get_future().share();
+    state_->release_future = state_->release.get_future().share();
+  }
+  std::function<void(WriteOutcome)> Callback() {
+    return [state = state_](WriteOutcome) {
+      state->entered.set_value();
+      state->release_future.wait();
+    };
+  }
+  void WaitUntilHeld() { state_->entered_future.wait(); }
+  void Release() { state_->release.set_value(); }
+
+ private:
+  struct State {
+    std::promise<void> entered;
+    std::promise<void> release;
+    std::shared_future<void> entered_future;
+    std::shared_future<void> release_future;
+  };
+  std::shared_ptr<State> state_;
+};
+
+// ---------------------------------------------------------------------------
+// Sticky errors, through the Store and the metered VFS's fault switches.
+
+class WriterFaultTest : public ::testing::Test {
+ protected:
+  WriterFaultTest() { config_.data_dir = tmp_.Sub("data"); }
+
+  void SetUp() override { Disarm(); }
+
+  void TearDown() override {
+    Disarm();  // the switches are process-wide
+    store_.reset();
+    RegisterMeteredVfs(nullptr).IgnoreError();  // only clears the histogram pointer
+  }
+
+  static void Disarm() {
+    MeteredVfsFaults().Disarm();
+    MeteredVfsFaults().write_error = 0;
+  }
+
+  void Open() {
+    auto s = Store::Open(config_, clock_, metrics_);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+  }
+
+  WriteOutcome Put(const std::string& key, const std::string& content) { return store_->Write({PutOp(key, content)}); }
+
+  // After a sticky error: writes are refused, even with the fault gone.
+  void ExpectWritesStopped(const Status& sticky) {
+    Disarm();
+    WriteOutcome later = Put("later", "refused");
+    EXPECT_EQ(later.status.code(), Code::kUnavailable);
+    EXPECT_EQ(later.status.reason(), "writes_stopped");
+    EXPECT_EQ(later.status.message(), "writes are stopped: " + sticky.ToString());
+    Status ready = store_->Ready();
+    EXPECT_EQ(ready.code(), sticky.code());
+    EXPECT_EQ(ready.message(), sticky.message());
+    // Submit refuses up front and never calls back.
+    bool called = false;
+    Status submitted = store_->Submit(WriteRequest{{PutOp("later2", "x")}, [&](WriteOutcome) { called = true; }});
+    EXPECT_EQ(submitted.reason(), "writes_stopped");
+    EXPECT_FALSE(called);
+  }
+
+  // Reopens (fault-free) and checks every acknowledged write is there, the
+  // database is intact, and the failed group is either wholly there or wholly
+  // absent (after a failed fsync nobody can know which; never half of it).
+  void ExpectAcknowledgedWritesSurviveReopen(const std::map<std::string, std::string>& acked,
+                                             const std::vector<std::string>& failed_keys = {}) {
+    store_.reset();
+    Open();
+    EXPECT_TRUE(store_->Ready().ok());
+    for (const auto& [key, content] : acked) {
+      auto got = store_->Get(key);
+      ASSERT_TRUE(got.ok()) << key << ": " << got.status().ToString();
+      EXPECT_EQ(got->content, content);
+    }
+    EXPECT_FALSE(store_->Get("later").ok());  // refused writes never happened
+    size_t failed_present = 0;
+    for (const auto& key : failed_keys) failed_present += store_->Get(key).ok() ? 1 : 0;
+    EXPECT_TRUE(failed_present == 0 || failed_present == failed_keys.size()) << failed_present;
+    const int64_t acked_txid = static_cast<int64_t>(acked.size());  // one txid per acknowledged write here
+    EXPECT_EQ(store_->position().txid, acked_txid + (failed_present > 0 ? 1 : 0));
+    WriteOutcome fresh = Put("after-reopen", "ok");
+    ASSERT_TRUE(fresh.status.ok()) << fresh.status.ToString();
+    EXPECT_EQ(fresh.position.txid, store_->position().txid);
+    store_.reset();
+    auto check = SqliteDb::Open(config_.DatabasePath(), SQLITE_OPEN_READONLY);
+    ASSERT_TRUE(check.ok()) << check.status().ToString();
+    auto ok = (*check)->QueryInt("SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'");
+    ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+    EXPECT_EQ(*ok, 1) << "integrity_check is not ok";
+  }
+
+  TempDir tmp_;
+  Config config_;
+  ManualClock clock_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(WriterFaultTest, FailedFsyncFailsTheWriteAndStopsWritesForGood) {
+  Open();
+  std::map<std::string, std::string> acked;
+  for (int i = 0; i < 3; ++i) {
+    std::string key = "before/" + std::to_string(i);
+    ASSERT_TRUE(Put(key, "acked " + key).status.ok());
+    acked[key] = "acked " + key;
+  }
+  const int syncs_failed = MeteredVfsFaults().syncs_failed.load();
+
+  MeteredVfsFaults().sync_countdown = 0;  // the next fsync fails
+  WriteOutcome doomed = Put("doomed", "never acknowledged");
+  EXPECT_EQ(MeteredVfsFaults().syncs_failed.load(), syncs_failed + 1);
+  EXPECT_EQ(doomed.status.code(), Code::kIOError);
+  EXPECT_EQ(doomed.status.message(), "commit group of 1 request: step: disk I/O error (fsync failed)");
+  EXPECT_TRUE(doomed.results.empty());
+  EXPECT_EQ(store_->position().ToString(), "1/3");  // the failed commit got no position
+
+  ExpectWritesStopped(doomed.status);
+  EXPECT_EQ(MeteredVfsFaults().syncs_failed.load(), syncs_failed + 1) << "the fsync was retried";
+  // Reads go on.
+  EXPECT_EQ(store_->Get("before/0")->content, "acked before/0");
+  EXPECT_EQ(metrics_.GetCounter("walship_commit_failures_total", "").Value(), 1u);
+
+  ExpectAcknowledgedWritesSurviveReopen(acked, {"doomed"});
+}
+
+TEST_F(WriterFaultTest, DiskFullFailsTheWriteAndStopsWritesForGood) {
+  Open();
+  ASSERT_TRUE(Put("before", "acked").status.ok());
+  const int writes_failed = MeteredVfsFaults().writes_failed.load();
+
+  MeteredVfsFaults().write_error = SQLITE_FULL;  // ENOSPC
+  MeteredVfsFaults().write_countdown = 0;
+  WriteOutcome doomed = Put("doomed", std::string(10'000, 'x'));
+  EXPECT_EQ(MeteredVfsFaults().writes_failed.load(), writes_failed + 1);
+  EXPECT_EQ(doomed.status.code(), Code::kIOError);
+  EXPECT_EQ(doomed.status.message(), "commit group of 1 request: step: database or disk is full");
+
+  ExpectWritesStopped(doomed.status);
+  EXPECT_EQ(store_->Get("doomed").status().code(), Code::kNotFound);
+  ExpectAcknowledgedWritesSurviveReopen({{"before", "acked"}}, {"doomed"});
+}
+
+TEST_F(WriterFaultTest, DiskFullPartWayThroughAGroupLeavesNothingOfIt) {
+  Open();
+  ASSERT_TRUE(Put("before", "acked").status.ok());
+  MeteredVfsFaults().write_error = SQLITE_FULL;
+  MeteredVfsFaults().write_countdown = 5;  // some frames reach the WAL, then the disk is full
+  WriteOutcome doomed = store_->Write({PutOp("doomed/1", std::string(60'000, 'a')),
+                                       PutOp("doomed/2", std::string(60'000, 'b'))});
+  EXPECT_EQ(doomed.status.code(), Code::kIOError);
+  EXPECT_EQ(doomed.status.message(), "commit group of 1 request: step: database or disk is full");
+  EXPECT_EQ(MeteredVfsFaults().write_countdown.load(), -1) << "the fault did not trip";
+  ExpectWritesStopped(doomed.status);
+  ExpectAcknowledgedWritesSurviveReopen({{"before", "acked"}}, {"doomed/1", "doomed/2"});
+}
+
+TEST_F(WriterFaultTest, FailedWriteFailsTheWriteAndStopsWritesForGood) {
+  Open();
+  ASSERT_TRUE(Put("before", "acked").status.ok());
+  MeteredVfsFaults().write_countdown = 0;  // write_error 0: SQLITE_IOERR_WRITE
+  WriteOutcome doomed = Put("doomed", "x");
+  EXPECT_EQ(doomed.status.code(), Code::kIOError);
+  EXPECT_EQ(doomed.status.message(), "commit group of 1 request: step: disk I/O error (write failed)");
+  ExpectWritesStopped(doomed.status);
+  ExpectAcknowledgedWritesSurviveReopen({{"before", "acked"}}, {"doomed"});
+}
+
+TEST_F(WriterFaultTest, EveryRequestOfTheFailedGroupFails) {
+  Open();
+  ASSERT_TRUE(Put("before", "acked").status.ok());
+
+  // Hold the writer in a completion so the next requests form one group.
+  WriterGate gate;
+  ASSERT_TRUE(store_->Submit(WriteRequest{{PutOp("gate", "g")}, gate.Callback()}).ok());
+  gate.WaitUntilHeld();
+  std::vector<std::promise<WriteOutcome>> p(3);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(store_
+                    ->Submit(WriteRequest{{PutOp("group/" + std::to_string(i), "x")},
+                                          [&p, i](WriteOutcome o) { p[i].set_value(std::move(o)); }})
+                    .ok());
+  }
+  MeteredVfsFaults().sync_countdown = 0;
+  gate.Release();
+  for (auto& f : p) {
+    WriteOutcome o = f.get_future().get();
+    EXPECT_EQ(o.status.code(), Code::kIOError);
+    EXPECT_EQ(o.status.message(), "commit group of 3 requests: step: disk I/O error (fsync failed)");
+  }
+  ExpectWritesStopped(store_->Ready());
+  ExpectAcknowledgedWritesSurviveReopen({{"before", "acked"}, {"gate", "g"}}, {"group/0", "group/1", "group/2"});
+}
+
+TEST_F(WriterFaultTest, FailedCheckpointFsyncIsStickyToo) {
+  Open();
+  ASSERT_TRUE(Put("before", "acked").status.ok());
+  ASSERT_GT(store_->WalBytes(), 0);
+  MeteredVfsFaults().sync_countdown = 0;
+  store_->RequestCheckpoint();
+  ASSERT_TRUE(WaitFor([&] { return !store_->Ready().ok(); })) << "the failed checkpoint was not noticed";
+  Status sticky = store_->Ready();
+  EXPECT_EQ(sticky.code(), Code::kIOError);
+  EXPECT_EQ(sticky.message(), "checkpoint (timer): disk I/O error (fsync failed)");
+  ExpectWritesStopped(sticky);
+  ExpectAcknowledgedWritesSurviveReopen({{"before", "acked"}});
+}
+
+TEST_F(WriterFaultTest, HealthyStoreChecksPointsOnRequest) {
+  Open();
+  ASSERT_TRUE(Put("a", "x").status.ok());
+  ASSERT_GT(store_->WalBytes(), 0);
+  EXPECT_EQ(store_->LastCheckpointUnixMillis(), 0);
+  store_->RequestCheckpoint();
+  ASSERT_TRUE(WaitFor([&] { return store_->LastCheckpointUnixMillis() != 0; }));
+  EXPECT_EQ(store_->LastCheckpointUnixMillis(), clock_.NowUnixMillis());
+  EXPECT_EQ(store_->WalBytes(), 0);  // TRUNCATE checkpoint
+  EXPECT_TRUE(store_->Ready().ok());
+  EXPECT_EQ(store_->Get("a")->content, "x");
+}
+
+// ---------------------------------------------------------------------------
+// The Writer on its own: checkpoints and the hook before them.
+
+class RecordingHook : public CheckpointHook {
+ public:
+  Status BeforeCheckpoint(SqliteDb&, std::string_view reason) override {
+    std::lock_guard lock(mu_);
+    reasons_.emplace_back(reason);
+    return fail_ ? Status::IOError("segment store is full") : Status::Ok();
+  }
+  std::vector<std::string> reasons() {
+    std::lock_guard lock(mu_);
+    return reasons_;
+  }
+  void set_fail(bool f) {
+    std::lock_guard lock(mu_);
+    fail_ = f;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> reasons_;
+  bool fail_ = false;
+};
+
+class WriterTest : public ::testing::Test {
+ protected:
+  void StartWriter(CheckpointHook* hook = nullptr) {
+    auto db = SqliteDb::Open(tmp_.Sub("index.db"), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    int unused = 0;
+    ASSERT_EQ(sqlite3_db_config((*db)->raw(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, &unused), SQLITE_OK);
+    ASSERT_TRUE((*db)->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0").ok());
+    ASSERT_TRUE(MigrateSchema(**db).ok());
+    auto pos = ReadPosition(**db);
+    ASSERT_TRUE(pos.ok());
+    writer_ = std::make_unique<Writer>(std::move(db).value(), config_, clock_, metrics_, *pos);
+    writer_->SetCheckpointHook(hook);
+    writer_->Start();
+  }
+
+  WriteOutcome Write(std::vector<WriteOp> ops) {
+    std::promise<WriteOutcome> done;
+    auto f = done.get_future();
+    Status s = writer_->Submit(WriteRequest{std::move(ops), [&](WriteOutcome o) { done.set_value(std::move(o)); }});
+    if (!s.ok()) return WriteOutcome{s, {}, {}};
+    return f.get();
+  }
+
+  uint64_t Checkpoints(const char* result) {
+    return metrics_.GetCounter("walship_checkpoints_total", "", {{"result", result}}).Value();
+  }
+
+  TempDir tmp_;
+  Config config_;
+  ManualClock clock_;
+  MetricsRegistry metrics_;
+  RecordingHook hook_;  // outlives the writer: Stop() runs the shutdown checkpoint
+  std::unique_ptr<Writer> writer_;
+};
+
+TEST_F(WriterTest, RequestedCheckpointCallsTheHookThenTruncatesTheWal) {
+  StartWriter(&hook_);
+  ASSERT_TRUE(Write({PutOp("a", "x")}).status.ok());
+  ASSERT_GT(writer_->WalBytes(), 0);
+  writer_->RequestCheckpoint();
+  ASSERT_TRUE(WaitFor([&] { return Checkpoints("complete") == 1; }));
+  EXPECT_EQ(hook_.reasons(), (std::vector<std::string>{"timer"}));
+  EXPECT_EQ(writer_->WalBytes(), 0);
+  EXPECT_EQ(writer_->LastCheckpointUnixMillis(), clock_.NowUnixMillis());
+}
+
+TEST_F(WriterTest, FailingHookSkipsTheCheckpointAndKeepsEveryFrame) {
+  hook_.set_fail(true);
+  StartWriter(&hook_);
+  ASSERT_TRUE(Write({PutOp("a", "x")}).status.ok());
+  const int64_t wal = writer_->WalBytes();
+  ASSERT_GT(wal, 0);
+  writer_->RequestCheckpoint();
+  ASSERT_TRUE(WaitFor([&] { return Checkpoints("failed") == 1; }));
+  EXPECT_EQ(Checkpoints("complete"), 0u);
+  EXPECT_EQ(writer_->WalBytes(), wal);
+  EXPECT_EQ(writer_->LastCheckpointUnixMillis(), 0);
+  // Not a sticky error: the next capture may succeed.
+  EXPECT_TRUE(writer_->Health().ok());
+  ASSERT_TRUE(Write({PutOp("b", "y")}).status.ok());
+}
+
+TEST_F(WriterTest, ReaderOnAnOldSnapshotMakesTheCheckpointIncompleteNotFatal) {
+  StartWriter(&hook_);
+  ASSERT_TRUE(Write({PutOp("a", "x")}).status.ok());
+  auto reader = SqliteDb::Open(tmp_.Sub("index.db"), SQLITE_OPEN_READONLY);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  ASSERT_TRUE((*reader)->Exec("BEGIN; SELECT count(*) FROM archives;").ok());  // holds a snapshot
+  ASSERT_TRUE(Write({PutOp("b", "y")}).status.ok());
+  const int64_t wal = writer_->WalBytes();
+
+  writer_->RequestCheckpoint();
+  ASSERT_TRUE(WaitFor([&] { return Checkpoints("incomplete") == 1; }));
+  EXPECT_EQ(Checkpoints("complete"), 0u);
+  EXPECT_EQ(Checkpoints("failed"), 0u);
+  EXPECT_TRUE(writer_->Health().ok());
+  EXPECT_GE(writer_->WalBytes(), wal);  // nothing truncated
+  // The writer did not stall behind the reader.
+  ASSERT_TRUE(Write({PutOp("c", "z")}).status.ok());
+
+  ASSERT_TRUE((*reader)->Exec("COMMIT").ok());
+  writer_->RequestCheckpoint();
+  ASSERT_TRUE(WaitFor([&] { return Checkpoints("complete") == 1; }));
+  EXPECT_EQ(writer_->WalBytes(), 0);
+}
+
+TEST_F(WriterTest, WalSizeThresholdTriggersACheckpoint) {
+  config_.checkpoint_wal_bytes = 4096;
+  StartWriter(&hook_);
+  ASSERT_TRUE(Write({PutOp("big", std::string(20'000, 'x'))}).status.ok());
+  ASSERT_TRUE(WaitFor([&] { return Checkpoints("complete") >= 1; }));
+  ASSERT_FALSE(hook_.reasons().empty());
+  EXPECT_EQ(hook_.reasons().front(), "wal_size");
+  EXPECT_EQ(writer_->WalBytes(), 0);
+}
+
+TEST_F(WriterTest, StopCommitsQueuedWorkThenCheckpoints) {
+  StartWriter(&hook_);
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(writer_
+                    ->Submit(WriteRequest{{PutOp("k" + std::to_string(i), "v")},
+                                          [&](WriteOutcome o) { ok += o.status.ok() ? 1 : 0; }})
+                    .ok());
+  }
+  writer_->Stop();
+  EXPECT_EQ(ok.load(), 10);
+  EXPECT_EQ(hook_.reasons().back(), "shutdown");
+  EXPECT_EQ(writer_->WalBytes(), 0);
+  Status refused = writer_->Submit(WriteRequest{{PutOp("late", "v")}, [](WriteOutcome) {}});
+  EXPECT_EQ(refused.code(), Code::kUnavailable);
+  EXPECT_EQ(refused.reason(), "shutting_down");
+  EXPECT_EQ(refused.message(), "the node is shutting down");
+  writer_->Stop();  // idempotent
+}
+
+TEST_F(WriterTest, GroupsAreCappedAtMaxGroupRequests) {
+  config_.max_group_requests = 2;
+  StartWriter();
+  WriterGate gate;
+  ASSERT_TRUE(writer_->Submit(WriteRequest{{PutOp("gate", "g")}, gate.Callback()}).ok());
+  gate.WaitUntilHeld();
+  std::vector<std::promise<WriteOutcome>> p(5);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(writer_
+                    ->Submit(WriteRequest{{PutOp("k" + std::to_string(i), "v")},
+                                          [&p, i](WriteOutcome o) { p[i].set_value(std::move(o)); }})
+                    .ok());
+  }
+  gate.Release();
+  std::vector<int64_t> txids;
+  for (auto& f : p) {
+    WriteOutcome o = f.get_future().get();
+    ASSERT_TRUE(o.status.ok());
+    txids.push_back(o.position.txid);
+  }
+  // gate = 1, then groups {k0,k1} = 2, {k2,k3} = 3, {k4} = 4.
+  EXPECT_EQ(txids, (std::vector<int64_t>{2, 2, 3, 3, 4}));
+  EXPECT_EQ(writer_->position().ToString(), "1/4");
+}
+
+}  // namespace
+}  // namespace walship
