@@ -1,5 +1,6 @@
 #include "http/error_map.h"
 
+#include <memory>
 #include <nlohmann/json.hpp>
 
 namespace walship::http {
@@ -38,6 +39,22 @@ void ReplyJson(httplib::Response& res, int http_status, const std::string& body)
 
 void ReplyError(httplib::Response& res, int http_status, std::string_view code, std::string_view message) {
   ReplyJson(res, http_status, ErrorBody(code, message));
+}
+
+void ReplyErrorAndClose(httplib::Response& res, int http_status, std::string_view code,
+                        std::string_view message) {
+  auto body = std::make_shared<std::string>(ErrorBody(code, message));
+  res.status = http_status;
+  res.set_header("Connection", "close");
+  res.set_content_provider(body->size(), "application/json",
+                           [body](size_t offset, size_t length, httplib::DataSink& sink) {
+                             sink.write(body->data() + offset, length);
+                             return false;  // written; now end the connection
+                           });
+}
+
+void ReplyErrorAndClose(httplib::Response& res, const Status& status) {
+  ReplyErrorAndClose(res, HttpStatusFor(status), ErrorCodeFor(status), status.message());
 }
 
 void ReplyError(httplib::Response& res, const Status& status) {

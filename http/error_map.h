@@ -23,4 +23,12 @@ void ReplyError(httplib::Response& res, int http_status, std::string_view code, 
 
 void ReplyJson(httplib::Response& res, int http_status, const std::string& body);
 
+// For answers given while part of the request body is still unread: the
+// connection is closed right after the answer, so the unread bytes can never
+// be parsed as a next request (request smuggling). cpp-httplib 0.11 ignores
+// a "Connection: close" response header, so the body goes out through a
+// content provider that ends the connection once it has written it.
+void ReplyErrorAndClose(httplib::Response& res, const Status& status);
+void ReplyErrorAndClose(httplib::Response& res, int http_status, std::string_view code, std::string_view message);
+
 }  // namespace walship::http

@@ -26,6 +26,12 @@ void ReplyWritten(httplib::Response& res, const WriteOutcome& out, int http_stat
 
 void PutArchive(RouteContext& ctx, const httplib::Request& req, httplib::Response& res,
                 const httplib::ContentReader& reader) {
+  // Read the body first: a refusal that left it unread on a keep-alive
+  // connection would have it parsed as the next request.
+  std::string body;
+  if (Status s = ReadBodyLimited(reader, ctx.config.max_body_bytes, &body); !s.ok()) {
+    return ReplyErrorAndClose(res, s);
+  }
   const std::string key = req.matches[1];
   if (Status s = ValidateKey(key, static_cast<size_t>(ctx.config.max_key_bytes)); !s.ok()) return ReplyError(res, s);
   auto if_match = ParseIfMatch(req.get_header_value("If-Match"));
@@ -34,11 +40,6 @@ void PutArchive(RouteContext& ctx, const httplib::Request& req, httplib::Respons
   if (!if_none.ok()) return ReplyError(res, if_none.status());
   if (*if_match && *if_none) {
     return ReplyError(res, Status::InvalidArgument("If-Match and If-None-Match cannot both be given"));
-  }
-  std::string body;
-  if (Status s = ReadBodyLimited(reader, ctx.config.max_body_bytes, &body); !s.ok()) {
-    res.set_header("Connection", "close");  // the rest of the body is unread
-    return ReplyError(res, s);
   }
   auto op = ParsePutBody(key, req.get_header_value("Content-Type"), body, ctx.config);
   if (!op.ok()) return ReplyError(res, op.status());
@@ -128,10 +129,10 @@ void Search(RouteContext& ctx, const httplib::Request& req, httplib::Response& r
 }  // namespace
 
 void RegisterArchiveRoutes(httplib::Server& svr, RouteContext& ctx) {
-  svr.Put("/v1/archives/(.+)", [&ctx](const httplib::Request& req, httplib::Response& res,
+  svr.Put("/v1/archives/([\\s\\S]+)", [&ctx](const httplib::Request& req, httplib::Response& res,
                                       const httplib::ContentReader& reader) { PutArchive(ctx, req, res, reader); });
-  svr.Get("/v1/archives/(.+)", [&ctx](const auto& req, auto& res) { GetArchive(ctx, req, res); });
-  svr.Delete("/v1/archives/(.+)", [&ctx](const auto& req, auto& res) { DeleteArchive(ctx, req, res); });
+  svr.Get("/v1/archives/([\\s\\S]+)", [&ctx](const auto& req, auto& res) { GetArchive(ctx, req, res); });
+  svr.Delete("/v1/archives/([\\s\\S]+)", [&ctx](const auto& req, auto& res) { DeleteArchive(ctx, req, res); });
   svr.Get("/v1/archives", [&ctx](const auto& req, auto& res) { ListArchives(ctx, req, res); });
   svr.Get("/v1/search", [&ctx](const auto& req, auto& res) { Search(ctx, req, res); });
 }

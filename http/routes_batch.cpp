@@ -10,8 +10,7 @@ void RegisterBatchRoute(httplib::Server& svr, RouteContext& ctx) {
                                const httplib::ContentReader& reader) {
     std::string body;
     if (Status s = ReadBodyLimited(reader, ctx.config.max_body_bytes, &body); !s.ok()) {
-      res.set_header("Connection", "close");  // the rest of the body is unread
-      return ReplyError(res, s.Wrap("batch"));
+      return ReplyErrorAndClose(res, s.Wrap("batch"));  // the rest of the body is unread
     }
     auto ops = ParseBatchBody(req.get_header_value("Content-Type"), body, ctx.config);
     if (!ops.ok()) return ReplyError(res, ops.status().Wrap("batch"));

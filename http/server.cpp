@@ -25,7 +25,7 @@ struct KnownRoute {
 const std::vector<KnownRoute>& KnownRoutes() {
   static const std::vector<KnownRoute> kRoutes = {
       {std::regex("/v1/archives"), "GET"},
-      {std::regex("/v1/archives/.+"), "GET, PUT, DELETE"},
+      {std::regex("/v1/archives/[\\s\\S]+"), "GET, PUT, DELETE"},  // keys may hold any character
       {std::regex("/v1/search"), "GET"},
       {std::regex("/v1/batch"), "POST"},
       {std::regex("/healthz"), "GET"},
@@ -122,25 +122,31 @@ void HttpServer::InstallHooks() {
     t_request_start_ns = ctx_.clock.MonotonicNanos();
     std::string id = req.get_header_value("X-Request-Id");
     res.set_header("X-Request-Id", IsAcceptableRequestId(id) ? id : NewRequestId());
+    // Both refusals leave any body unread, so the connection must close.
+    // While draining, httplib ends every connection after its current
+    // request by itself (and writes no content-provider bodies once stopped).
     if (draining_) {
       res.set_header("Connection", "close");
       ReplyError(res, 503, "shutting_down", "the node is shutting down");
       return httplib::Server::HandlerResponse::Handled;
     }
-    // Refuse an oversized body before reading it.
-    if (ContentLength(req) > max_body) {
-      res.set_header("Connection", "close");
-      ReplyError(res, 413, "too_large",
-                 "request body is " + req.get_header_value("Content-Length") + " bytes, over the limit of " +
-                     std::to_string(max_body));
+    if (ContentLength(req) > max_body) {  // refused before reading it
+      ReplyErrorAndClose(res, 413, "too_large",
+                         "request body is " + req.get_header_value("Content-Length") +
+                             " bytes, over the limit of " + std::to_string(max_body));
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
 
-  svr_.set_expect_100_continue_handler([max_body](const httplib::Request& req, httplib::Response& res) {
+  // Runs before the pre-routing hook, for requests that wait for "100 Continue".
+  svr_.set_expect_100_continue_handler([this, max_body](const httplib::Request& req, httplib::Response& res) {
     if (ContentLength(req) > max_body) {
-      ReplyError(res, 413, "too_large", "request body is over the limit of " + std::to_string(max_body) + " bytes");
+      t_request_start_ns = ctx_.clock.MonotonicNanos();
+      res.set_header("X-Request-Id", NewRequestId());
+      ReplyErrorAndClose(res, 413, "too_large",
+                         "request body is " + req.get_header_value("Content-Length") +
+                             " bytes, over the limit of " + std::to_string(max_body));
       return 413;
     }
     return 100;
@@ -150,7 +156,14 @@ void HttpServer::InstallHooks() {
   // the limit while reading) get the same JSON shape as ours.
   svr_.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
                                                                  httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // ours already
+    // Ours already: keep it. "Handled" makes httplib frame it (Content-Length).
+    if (!res.body.empty() || res.content_provider_) return httplib::Server::HandlerResponse::Handled;
+    // httplib refused the request before our pre-routing hook saw it
+    // (unparseable, URI too long): it still gets an id and a fresh clock.
+    if (!res.has_header("X-Request-Id")) {
+      res.set_header("X-Request-Id", NewRequestId());
+      t_request_start_ns = 0;
+    }
     if (res.status == 404) {
       for (const auto& route : KnownRoutes()) {
         if (std::regex_match(req.path, route.pattern)) {
@@ -186,7 +199,9 @@ void HttpServer::InstallHooks() {
   });
 
   svr_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    const double seconds = static_cast<double>(ctx_.clock.MonotonicNanos() - t_request_start_ns) / 1e9;
+    const double seconds =
+        t_request_start_ns == 0 ? 0.0 : static_cast<double>(ctx_.clock.MonotonicNanos() - t_request_start_ns) / 1e9;
+    t_request_start_ns = 0;
     const std::string route = RouteLabel(req.path);
     ctx_.metrics
         .GetCounter("walship_http_requests_total", "HTTP requests by route, method and status code",
