@@ -1,0 +1,99 @@
+// Shared pieces of the walship benchmark (make bench): the load generator,
+// the raw SQLite baseline and small helpers. See docs/BENCHMARKS.md.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace walship::bench {
+
+// ---- load generator (load.cpp) --------------------------------------------
+
+enum class ClientKind {
+  kRaw,      // minimal HTTP/1.1 keep-alive client on a plain socket (default)
+  kHttplib,  // httplib::Client with keep-alive and TCP_NODELAY
+};
+
+struct Request {
+  std::string method;  // "GET" or "PUT"
+  std::string path;
+  std::string body;    // empty for GET
+  std::string content_type;
+};
+
+struct PhaseSpec {
+  std::string name;
+  int port = 0;
+  int clients = 1;
+  double warmup_s = 1.0;
+  double measure_s = 5.0;
+  ClientKind client = ClientKind::kRaw;
+  // Fills the next request of client `c` (its `seq`-th). Called on the
+  // client's own thread.
+  std::function<void(int c, uint64_t seq, Request* out)> next;
+  // Called after each successful (2xx) request, on the client's thread.
+  std::function<void(int c, const Request& req)> on_success;
+  // The status a request must answer with (0: any 2xx).
+  int expect_status = 0;
+};
+
+struct PhaseResult {
+  std::string name;
+  int clients = 0;
+  double seconds = 0;        // the measured window
+  uint64_t ops = 0;          // successful requests completed inside the window
+  double ops_per_s = 0;
+  double p50_ms = 0, p99_ms = 0, max_ms = 0;
+  uint64_t errors = 0;       // over the whole phase (warm-up included)
+  std::map<std::string, uint64_t> error_kinds;     // "HTTP 503", "transport: ..." -> count
+  std::map<std::string, std::string> error_samples; // kind -> first response body seen
+  double client_cpu_s = 0;   // this process, over the measured window
+  double server_cpu_s = 0;   // the node process, over the measured window
+};
+
+// Runs `spec.clients` threads, each on its own keep-alive connection, for a
+// warm-up then a measured window; bounded in time. `server_pid` (if > 0) is
+// sampled for CPU time over the measured window.
+PhaseResult RunPhase(const PhaseSpec& spec, pid_t server_pid);
+
+// Latency summary of a set of samples in nanoseconds (sorted in place).
+void Summarize(std::vector<uint64_t>& samples_ns, double* p50_ms, double* p99_ms, double* max_ms);
+
+// ---- raw SQLite baseline (sqlite_baseline.cpp) ------------------------------
+
+// A new database `path` in WAL mode with synchronous=FULL, one table with a
+// key and a ~1 KiB text column, SQLite's default automatic checkpoints; one
+// thread inserting for a warm-up and a measured window (ops counts rows).
+// rows_per_txn == 1: one INSERT per transaction (autocommit), the physical
+// baseline; more: that many INSERTs per BEGIN/COMMIT, as context.
+PhaseResult RunSqliteBaseline(const std::string& path, const std::vector<std::string>& texts, double warmup_s,
+                              double measure_s, int rows_per_txn, std::string* error);
+
+// ---- helpers (bench_util.cpp) -----------------------------------------------
+
+// `count` distinct pieces of English-like prose (sentences, punctuation,
+// paragraphs) of about `bytes` bytes each, deterministic.
+std::vector<std::string> MakeTexts(int count, size_t bytes, uint64_t seed);
+
+// CPU time (user + system) in seconds of a process (0 if unreadable) and of
+// this process.
+double ProcessCpuSeconds(pid_t pid);
+double SelfCpuSeconds();
+
+// Sum of every sample of each metric family named in `names` (labels
+// ignored) from the node's /metrics. Missing names are 0.
+std::map<std::string, double> ScrapeMetrics(int port, const std::vector<std::string>& names, std::string* error);
+
+// Latency of `samples` x (4 KiB pwrite + fdatasync) on a file in `dir`:
+// what one durable commit costs on this disk at least. Fills p50/p99 in ms.
+bool ProbeFdatasync(const std::string& dir, int samples, double* p50_ms, double* p99_ms, std::string* error);
+
+// Runs wrk (if installed) and returns its Requests/sec, or -1.
+double RunWrk(const std::string& url, int connections, int threads, double seconds, std::string* output);
+
+}  // namespace walship::bench
