@@ -169,19 +169,55 @@ Result<bool> ParseIfNoneMatch(const std::string& header) {
 
 std::string ETagFor(int64_t version) { return "\"" + std::to_string(version) + "\""; }
 
-json RecordJson(const Record& r, bool with_content) {
-  json j;
-  j["key"] = r.key;
-  if (with_content) j["content"] = r.content;
-  j["metadata"] = json::parse(r.metadata_json, nullptr, false);
-  if (j["metadata"].is_discarded()) j["metadata"] = json::object();
-  j["version"] = r.version;
-  j["sha256"] = r.sha256;
-  j["size"] = r.content_bytes;
-  j["created_at"] = FormatRfc3339Millis(r.created_at_ms);
-  j["updated_at"] = FormatRfc3339Millis(r.updated_at_ms);
-  return j;
+namespace {
+
+void AppendJsonString(std::string* out, std::string_view s) {
+  static const char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (c < 0x20) {
+          out->append("\\u00").push_back(kHex[c >> 4]);
+          out->push_back(kHex[c & 0xf]);
+        } else {
+          out->push_back(ch);  // content is valid UTF-8: checked on the way in
+        }
+    }
+  }
+  out->push_back('"');
 }
+
+}  // namespace
+
+std::string RecordJsonText(const Record& r, bool with_content) {
+  std::string out;
+  out.reserve(256 + (with_content ? r.content.size() + r.content.size() / 8 : 0) + r.metadata_json.size());
+  out.append("{\"key\":");
+  AppendJsonString(&out, r.key);
+  if (with_content) {
+    out.append(",\"content\":");
+    AppendJsonString(&out, r.content);
+  }
+  out.append(",\"metadata\":");
+  // Stored metadata is compact JSON written by us; never forward it broken.
+  out.append(json::accept(r.metadata_json) ? std::string_view(r.metadata_json) : std::string_view("{}"));
+  out.append(",\"version\":").append(std::to_string(r.version));
+  out.append(",\"sha256\":");
+  AppendJsonString(&out, r.sha256);
+  out.append(",\"size\":").append(std::to_string(r.content_bytes));
+  out.append(",\"created_at\":\"").append(FormatRfc3339Millis(r.created_at_ms));
+  out.append("\",\"updated_at\":\"").append(FormatRfc3339Millis(r.updated_at_ms)).append("\"}");
+  return out;
+}
+
+json RecordJson(const Record& r, bool with_content) { return json::parse(RecordJsonText(r, with_content)); }
 
 json OpResultJson(const OpResult& r) {
   if (r.kind == WriteOp::Kind::kDelete) {

@@ -31,6 +31,10 @@ Result<std::optional<int64_t>> ParseIfMatch(const std::string& header);
 Result<bool> ParseIfNoneMatch(const std::string& header);
 std::string ETagFor(int64_t version);
 
+// The one renderer of records, as JSON text (the GET hot path sends it as
+// is). Stored metadata that is not valid JSON renders as {}.
+std::string RecordJsonText(const Record& r, bool with_content);
+// The same record as a JSON value, for answers that add fields.
 nlohmann::json RecordJson(const Record& r, bool with_content);
 nlohmann::json OpResultJson(const OpResult& r);
 nlohmann::json SearchHitJson(const SearchHit& h);

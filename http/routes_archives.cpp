@@ -63,7 +63,7 @@ void GetArchive(RouteContext& ctx, const httplib::Request& req, httplib::Respons
     res.status = 304;
     return;
   }
-  ReplyJson(res, 200, Dump(RecordJson(*rec, /*with_content=*/true)));
+  ReplyJson(res, 200, RecordJsonText(*rec, /*with_content=*/true));
 }
 
 void DeleteArchive(RouteContext& ctx, const httplib::Request& req, httplib::Response& res) {

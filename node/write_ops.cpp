@@ -1,5 +1,7 @@
 #include "node/write_ops.h"
 
+#include "node/fts_sync.h"
+
 namespace walship {
 namespace {
 
@@ -58,6 +60,7 @@ Result<OpResult> ApplyPut(SqliteDb& db, const WriteOp& op, const Existing& e, in
   if (e.found) {
     rec.version = e.version + 1;
     rec.created_at_ms = e.created_at_ms;
+    WALSHIP_RETURN_IF_ERROR(NoteFtsRowChanging(db, e.id));
     auto st = db.Prepare(
         "UPDATE archives SET content = ?1, metadata = ?2, version = ?3, sha256 = ?4, updated_at = ?5 "
         "WHERE id = ?6");
@@ -75,12 +78,14 @@ Result<OpResult> ApplyPut(SqliteDb& db, const WriteOp& op, const Existing& e, in
     (*st)->BindText(1, op.key).BindText(2, op.content).BindText(3, op.metadata_json)
         .BindText(4, op.sha256).BindInt(5, now_ms);
     WALSHIP_RETURN_IF_ERROR((*st)->Run());
+    WALSHIP_RETURN_IF_ERROR(NoteFtsRowInserted(db, sqlite3_last_insert_rowid(db.raw())));
   }
   return r;
 }
 
 Result<OpResult> ApplyDelete(SqliteDb& db, const WriteOp& op, const Existing& e) {
   if (!e.found) return Status::NotFound("archive " + op.key + " does not exist");
+  WALSHIP_RETURN_IF_ERROR(NoteFtsRowChanging(db, e.id));
   auto st = db.Prepare("DELETE FROM archives WHERE id = ?1");
   if (!st.ok()) return st.status();
   (*st)->BindInt(1, e.id);

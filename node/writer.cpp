@@ -2,6 +2,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "node/fts_sync.h"
 #include "node/write_ops.h"
 
 namespace walship {
@@ -79,6 +80,8 @@ void Writer::SetSticky(const Status& status) {
 }
 
 void Writer::Run() {
+  // The full-text staging lives on this connection (TEMP tables).
+  if (Status s = PrepareFtsStaging(*db_); !s.ok()) SetSticky(s.Wrap("start writer"));
   for (;;) {
     std::vector<WriteRequest> group;
     bool checkpoint = false;
@@ -169,6 +172,7 @@ void Writer::CommitGroup(std::vector<WriteRequest>& group) {
 
   Status commit = fatal;
   Position pos = position();
+  if (commit.ok() && applied > 0) commit = FlushFtsChanges(*db_);
   if (commit.ok() && applied > 0) {
     auto txid = AdvanceTxid(*db_);
     if (!txid.ok()) commit = txid.status().Wrap("advance txid");

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "base/sha256.h"
+#include "node/fts_sync.h"
 #include "node/schema.h"
 #include "node/write_ops.h"
 #include "tests/support/temp_dir.h"
@@ -52,6 +53,7 @@ class ReadsTest : public ::testing::Test {
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(db).value();
     ASSERT_TRUE(MigrateSchema(*db_).ok());
+    ASSERT_TRUE(PrepareFtsStaging(*db_).ok());
   }
 
   void Put(const std::string& key, const std::string& content, const std::string& metadata = "{}",
@@ -63,6 +65,9 @@ class ReadsTest : public ::testing::Test {
     op.sha256 = Sha256Hex(content);
     auto r = ApplyWriteOp(*db_, op, now_ms);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
+    // Each Put is its own (autocommit) group: index it now, as the writer does before COMMIT.
+    Status flushed = FlushFtsChanges(*db_);
+    ASSERT_TRUE(flushed.ok()) << flushed.ToString();
   }
 
   std::vector<std::string> Keys(const ListPage& page) {

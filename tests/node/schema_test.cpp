@@ -33,13 +33,13 @@ TEST(MigrateSchemaTest, FreshDatabaseGetsVersion1AndEveryTable) {
   TempDir tmp;
   auto db = OpenDb(tmp.Sub("index.db"));
   ASSERT_TRUE(MigrateSchema(*db).ok());
-  EXPECT_EQ(kSchemaVersion, 1);
-  EXPECT_EQ(Int(*db, "SELECT version FROM schema_version"), 1);
+  EXPECT_EQ(kSchemaVersion, 2);
+  EXPECT_EQ(Int(*db, "SELECT version FROM schema_version"), 2);
   EXPECT_EQ(Int(*db, "SELECT count(*) FROM schema_version"), 1);
   EXPECT_EQ(Count(*db, "type = 'table' AND name = 'archives'"), 1);
   EXPECT_EQ(Count(*db, "type = 'table' AND name = 'archives_fts'"), 1);
   EXPECT_EQ(Count(*db, "type = 'table' AND name = 'position'"), 1);
-  EXPECT_EQ(Count(*db, "type = 'trigger' AND tbl_name = 'archives'"), 3);
+  EXPECT_EQ(Count(*db, "type = 'trigger' AND tbl_name = 'archives'"), 0);  // migration 2 removed the per-row FTS triggers (node/fts_sync.h)
   EXPECT_EQ(Int(*db, "SELECT count(*) FROM position"), 1);
   EXPECT_EQ(Int(*db, "SELECT timeline FROM position WHERE id = 1"), 1);
   EXPECT_EQ(Int(*db, "SELECT txid FROM position WHERE id = 1"), 0);
@@ -70,12 +70,11 @@ TEST(MigrateSchemaTest, ReopeningIsANoOp) {
   auto db = OpenDb(path);
   ASSERT_TRUE(MigrateSchema(*db).ok());
   ASSERT_TRUE(MigrateSchema(*db).ok());
-  EXPECT_EQ(Int(*db, "SELECT version FROM schema_version"), 1);
+  EXPECT_EQ(Int(*db, "SELECT version FROM schema_version"), 2);
   EXPECT_EQ(Int(*db, "SELECT count(*) FROM schema_version"), 1);
   EXPECT_EQ(Int(*db, "SELECT count(*) FROM position"), 1);
   EXPECT_EQ(Int(*db, "SELECT txid FROM position"), 41);
   EXPECT_EQ(Int(*db, "SELECT count(*) FROM archives"), 1);
-  EXPECT_EQ(Int(*db, "SELECT count(*) FROM archives_fts WHERE archives_fts MATCH 'kept'"), 1);
 }
 
 TEST(MigrateSchemaTest, NewerSchemaIsRefusedAndLeftUntouched) {
@@ -94,7 +93,7 @@ TEST(MigrateSchemaTest, NewerSchemaIsRefusedAndLeftUntouched) {
     auto db = OpenDb(path);
     Status s = MigrateSchema(*db);
     EXPECT_EQ(s.code(), Code::kUnsupported);
-    EXPECT_EQ(s.message(), "migrate schema: database is at schema version 99, newer than this walship knows (1)");
+    EXPECT_EQ(s.message(), "migrate schema: database is at schema version 99, newer than this walship knows (2)");
     EXPECT_EQ(Int(*db, "SELECT version FROM schema_version"), 99);
     EXPECT_EQ(Count(*db, "name = 'archives'"), 0);
     EXPECT_EQ(Count(*db, "name = 'position'"), 0);
@@ -118,29 +117,6 @@ TEST(MigrateSchemaTest, AFailedMigrationRollsBackEntirely) {
   EXPECT_EQ(Count(*db, "name = 'archives'"), 0);  // created before the failure, rolled back
   EXPECT_EQ(Count(*db, "name = 'archives_fts'"), 0);
   EXPECT_EQ(sqlite3_get_autocommit(db->raw()), 1) << "left a transaction open";
-}
-
-TEST(MigrateSchemaTest, FullTextIndexFollowsInsertUpdateAndDelete) {
-  TempDir tmp;
-  auto db = OpenDb(tmp.Sub("index.db"));
-  ASSERT_TRUE(MigrateSchema(*db).ok());
-  auto matches = [&](const std::string& q) {
-    return Int(*db, "SELECT count(*) FROM archives_fts WHERE archives_fts MATCH '" + q + "'");
-  };
-  ASSERT_TRUE(db->Exec("INSERT INTO archives (key, content, version, sha256, created_at, updated_at) "
-                       "VALUES ('notes/walrus', 'the walrus sleeps', 1, 'x', 1, 1)")
-                  .ok());
-  EXPECT_EQ(matches("walrus"), 1);
-  EXPECT_EQ(matches("key:notes"), 1);  // the key is indexed too
-  EXPECT_EQ(matches("sleeps"), 1);
-  ASSERT_TRUE(db->Exec("UPDATE archives SET content = 'the seal swims', version = 2 WHERE key = 'notes/walrus'").ok());
-  EXPECT_EQ(matches("sleeps"), 0);
-  EXPECT_EQ(matches("swims"), 1);
-  ASSERT_TRUE(db->Exec("DELETE FROM archives WHERE key = 'notes/walrus'").ok());
-  EXPECT_EQ(matches("swims"), 0);
-  EXPECT_EQ(matches("walrus"), 0);
-  // The external-content index is consistent with its table.
-  EXPECT_TRUE(db->Exec("INSERT INTO archives_fts(archives_fts, rank) VALUES ('integrity-check', 1)").ok());
 }
 
 TEST(MigrateSchemaTest, ConstraintsGuardTheData) {

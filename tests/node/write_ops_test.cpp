@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "base/sha256.h"
+#include "node/fts_sync.h"
 #include "node/schema.h"
 #include "tests/support/temp_dir.h"
 
@@ -35,6 +36,7 @@ class WriteOpsTest : public ::testing::Test {
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(db).value();
     ASSERT_TRUE(MigrateSchema(*db_).ok());
+    ASSERT_TRUE(PrepareFtsStaging(*db_).ok());
   }
 
   Result<OpResult> Apply(const WriteOp& op, int64_t now_ms = 1000) { return ApplyWriteOp(*db_, op, now_ms); }
