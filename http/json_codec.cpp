@@ -18,7 +18,34 @@ std::string MediaType(const std::string& content_type) {
   return t;
 }
 
+// Deeper JSON is refused before parsing: nlohmann's parser is iterative but
+// its serializer and destructor recurse, and 100 KB of brackets overflowed
+// the stack. No archive needs more than a handful of levels.
+constexpr int kMaxJsonDepth = 64;
+
+bool NestedDeeperThan(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > limit) return true;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 Result<json> ParseJson(const std::string& body) {
+  if (NestedDeeperThan(body, kMaxJsonDepth)) {
+    return Status::InvalidArgument("body is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Status::InvalidArgument("body is not valid JSON");
   return j;
@@ -47,7 +74,7 @@ Status FillPutFromJson(const json& j, const std::vector<std::string>& allowed, c
   if (content == j.end() || !content->is_string()) {
     return Status::InvalidArgument("\"content\" is required and must be a string");
   }
-  op->content = content->get<std::string>();
+  op->content = content->get<std::string>();  // (the DOM is const here; one copy)
   auto metadata = j.find("metadata");
   if (metadata != j.end() && !metadata->is_null()) {
     WALSHIP_RETURN_IF_ERROR(CheckMetadata(*metadata, config, &op->metadata_json).Wrap("metadata"));

@@ -7,14 +7,18 @@
 namespace walship::http {
 
 void RegisterOpsRoutes(httplib::Server& svr, RouteContext& ctx) {
+  // The registry may outlive the server: capture the store and clock, not ctx.
+  Store& store = ctx.store;
+  Clock& clock = ctx.clock;
+  const int64_t started = ctx.started_unix_ms;
   ctx.metrics.AddGaugeFunction("walship_wal_bytes", "Size of the -wal file in bytes",
-                               [&ctx] { return static_cast<double>(ctx.store.WalBytes()); });
+                               [&store] { return static_cast<double>(store.WalBytes()); });
   ctx.metrics.AddGaugeFunction("walship_position_txid", "Committed write transactions (the txid of the position)",
-                               [&ctx] { return static_cast<double>(ctx.store.position().txid); });
+                               [&store] { return static_cast<double>(store.position().txid); });
   ctx.metrics.AddGaugeFunction("walship_ready", "1 when the database is open and writable",
-                               [&ctx] { return ctx.store.Ready().ok() ? 1.0 : 0.0; });
-  ctx.metrics.AddGaugeFunction("walship_uptime_seconds", "Seconds since the node started", [&ctx] {
-    return static_cast<double>(ctx.clock.NowUnixMillis() - ctx.started_unix_ms) / 1000.0;
+                               [&store] { return store.Ready().ok() ? 1.0 : 0.0; });
+  ctx.metrics.AddGaugeFunction("walship_uptime_seconds", "Seconds since the node started", [&clock, started] {
+    return static_cast<double>(clock.NowUnixMillis() - started) / 1000.0;
   });
 
   svr.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {

@@ -66,6 +66,13 @@ int64_t ContentLength(const httplib::Request& req) {
 
 }  // namespace
 
+std::string MethodLabel(const std::string& method) {
+  for (const char* m : {"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH"}) {
+    if (method == m) return m;
+  }
+  return "other";  // client-chosen strings must not mint metric series
+}
+
 std::string RouteLabel(const std::string& path) {
   if (path.rfind("/v1/archives/", 0) == 0) return "/v1/archives/{key}";
   for (const char* p : {"/v1/archives", "/v1/search", "/v1/batch", "/healthz", "/readyz", "/v1/status", "/metrics"}) {
@@ -205,7 +212,7 @@ void HttpServer::InstallHooks() {
     const std::string route = RouteLabel(req.path);
     ctx_.metrics
         .GetCounter("walship_http_requests_total", "HTTP requests by route, method and status code",
-                    {{"route", route}, {"method", req.method}, {"code", std::to_string(res.status)}})
+                    {{"route", route}, {"method", MethodLabel(req.method)}, {"code", std::to_string(res.status)}})
         .Add();
     ctx_.metrics
         .GetHistogram("walship_http_request_seconds", "HTTP request latency by route", LatencyBuckets(),
@@ -243,6 +250,9 @@ Result<int> HttpServer::Bind() {
 
 void HttpServer::Start() {
   thread_ = std::thread([this] { svr_.listen_after_bind(); });
+  // httplib's stop() does nothing until the listen loop runs: a signal in
+  // between would leave StopAndWait() joining forever.
+  for (int i = 0; i < 5000 && !svr_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void HttpServer::BeginDrain() { draining_ = true; }

@@ -63,6 +63,8 @@ class HttpServer final : public Frontend {
 
 // "/v1/archives/{key}" for "/v1/archives/a/b": the metrics label of a path.
 std::string RouteLabel(const std::string& path);
+// The method as a metrics label: the standard ones, else "other".
+std::string MethodLabel(const std::string& method);
 
 // Reads a request body of at most max_bytes. Content-Length bodies over the
 // limit never get here (the pre-routing hook answers 413 unread); chunked

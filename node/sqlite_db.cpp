@@ -51,8 +51,6 @@ Status SqliteStatus(sqlite3* db, int rc, std::string_view context) {
       return Status::Conflict(std::move(msg));
     case SQLITE_TOOBIG:
       return Status::TooLarge(std::move(msg));
-    case SQLITE_ERROR:
-      return Status::InvalidArgument(std::move(msg));
     default:
       return Status::Internal(std::move(msg));
   }
@@ -143,10 +141,16 @@ void SqliteLogCallback(void*, int code, const char* msg) {
 }  // namespace
 
 Status RouteSqliteLogToNodeLog() {
+  // Must run before SQLite initialises; a second call (tests open many
+  // stores in one process) finds it already routed.
   static const int rc = sqlite3_config(SQLITE_CONFIG_LOG, SqliteLogCallback, nullptr);
-  if (rc != SQLITE_OK && rc != SQLITE_MISUSE) {
-    return SqliteStatus(nullptr, rc, "configure SQLite log");
+  if (rc == SQLITE_MISUSE) {
+    // SQLite was used before: its notices (recovered WAL frames) would be lost. Say so.
+    static const bool warned = (LogWarn("SQLite's log could not be routed: SQLite was initialised first"), true);
+    (void)warned;
+    return Status::Ok();
   }
+  if (rc != SQLITE_OK) return SqliteStatus(nullptr, rc, "route SQLite's log to the node's log");
   return Status::Ok();
 }
 

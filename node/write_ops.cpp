@@ -52,7 +52,8 @@ Result<OpResult> ApplyPut(SqliteDb& db, const WriteOp& op, const Existing& e, in
   r.created = !e.found;
   Record& rec = r.record;
   rec.key = op.key;
-  rec.content = op.content;
+  // rec.content stays empty: answers to writes never carry it, and a group
+  // holds every result until its commit.
   rec.metadata_json = op.metadata_json;
   rec.sha256 = op.sha256;
   rec.updated_at_ms = now_ms;

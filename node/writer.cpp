@@ -155,7 +155,12 @@ void Writer::CommitGroup(std::vector<WriteRequest>& group) {
     }
     if (out.status.ok()) {
       out.status = Savepoint("RELEASE request");
-      if (out.status.ok()) ++applied;
+      if (out.status.ok()) {
+        ++applied;
+      } else {
+        // Its savepoint is still open and would commit with the group.
+        fatal = out.status;
+      }
     } else {
       out.results.clear();
       if (sqlite3_get_autocommit(db_->raw())) {

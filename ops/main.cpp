@@ -35,10 +35,10 @@ int main(int argc, char** argv) {
 
   if (serve->parsed()) {
     walship::ConfigOverrides o;
-    if (!listen.empty()) o.listen = listen;
+    if (serve->count("--listen")) o.listen = listen;
     if (serve->count("--data")) o.data_dir = data_dir;
-    if (!log_level.empty()) o.log_level = log_level;
-    if (!log_format.empty()) o.log_format = log_format;
+    if (serve->count("--log-level")) o.log_level = log_level;
+    if (serve->count("--log-format")) o.log_format = log_format;
     std::optional<std::string> path;
     if (!config_path.empty()) path = config_path;
     return walship::RunServe(path, o);

@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "http/server.h"
 #include "node/node.h"
+#include "node/sqlite_db.h"
 #include "node/store.h"
 
 namespace walship {
@@ -42,6 +43,10 @@ int RunServe(const std::optional<std::string>& config_path, const ConfigOverride
     return 2;
   }
   CapOpenFilesForSelect();
+  if (Status s = RouteSqliteLogToNodeLog(); !s.ok()) {
+    LogError("cannot start", {{"error", s.ToString()}});
+    return 1;
+  }
   Clock& clock = SystemClock::Instance();
   MetricsRegistry metrics;
   LogInfo("starting walship", {{"version", WALSHIP_VERSION}, {"data", config->data_dir},

@@ -64,7 +64,7 @@ keep_alive_max_requests = 500
 keep_alive_timeout_s = 30
 read_timeout_ms = 1500
 write_timeout_ms = 2500
-drain_timeout_ms = 0
+drain_timeout_ms = 1
 )", kOrigin);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->listen.host, "0.0.0.0");
@@ -74,7 +74,7 @@ drain_timeout_ms = 0
   EXPECT_EQ(c->keep_alive_timeout_s, 30);
   EXPECT_EQ(c->read_timeout_ms, 1500);
   EXPECT_EQ(c->write_timeout_ms, 2500);
-  EXPECT_EQ(c->drain_timeout_ms, 0);
+  EXPECT_EQ(c->drain_timeout_ms, 1);
 }
 
 TEST(ConfigTest, StorageCommitAndCheckpointSections) {

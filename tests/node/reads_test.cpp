@@ -6,12 +6,10 @@
 #include "node/fts_sync.h"
 #include "node/schema.h"
 #include "node/write_ops.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/store_fixture.h"
 
 namespace walship {
 namespace {
-
-using walship::testing::TempDir;
 
 TEST(BuildFtsQueryTest, QuotesEveryWord) {
   EXPECT_EQ(BuildFtsQuery("hello"), R"("hello")");
@@ -46,24 +44,11 @@ TEST(BuildFtsQueryTest, Fts5SyntaxIsNeutralised) {
   EXPECT_EQ(BuildFtsQuery("key:notes -x ^y"), R"("key:notes" "-x" "^y")");
 }
 
-class ReadsTest : public ::testing::Test {
+class ReadsTest : public walship::testing::MigratedDbTest {
  protected:
-  void SetUp() override {
-    auto db = SqliteDb::Open(tmp_.Sub("index.db"), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-    ASSERT_TRUE(MigrateSchema(*db_).ok());
-    ASSERT_TRUE(PrepareFtsStaging(*db_).ok());
-  }
-
   void Put(const std::string& key, const std::string& content, const std::string& metadata = "{}",
            int64_t now_ms = 1000) {
-    WriteOp op;
-    op.key = key;
-    op.content = content;
-    op.metadata_json = metadata;
-    op.sha256 = Sha256Hex(content);
-    auto r = ApplyWriteOp(*db_, op, now_ms);
+    auto r = ApplyWriteOp(*db_, walship::testing::PutOp(key, content, metadata), now_ms);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     // Each Put is its own (autocommit) group: index it now, as the writer does before COMMIT.
     Status flushed = FlushFtsChanges(*db_);
@@ -82,8 +67,6 @@ class ReadsTest : public ::testing::Test {
     return keys;
   }
 
-  TempDir tmp_;
-  std::unique_ptr<SqliteDb> db_;
 };
 
 using Strings = std::vector<std::string>;

@@ -21,7 +21,7 @@ TEST(SqliteStatusTest, MapsResultCodesToStatusCodes) {
       {SQLITE_CORRUPT, Code::kCorruption},     {SQLITE_NOTADB, Code::kCorruption},
       {SQLITE_BUSY, Code::kUnavailable},       {SQLITE_LOCKED, Code::kUnavailable},
       {SQLITE_CONSTRAINT_UNIQUE, Code::kConflict}, {SQLITE_TOOBIG, Code::kTooLarge},
-      {SQLITE_ERROR, Code::kInvalidArgument},  {SQLITE_MISUSE, Code::kInternal},
+      {SQLITE_ERROR, Code::kInternal},  {SQLITE_MISUSE, Code::kInternal},
       {SQLITE_NOMEM, Code::kInternal},
   };
   for (const auto& c : cases) {
@@ -39,7 +39,7 @@ TEST(SqliteDbTest, ExecErrorsQuoteTheStatement) {
   auto db = SqliteDb::Open(tmp.Sub("x.db"), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   Status s = (*db)->Exec("SELEKT 1");
-  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_EQ(s.code(), Code::kInternal);
   EXPECT_EQ(s.message(), "exec \"SELEKT 1\": near \"SELEKT\": syntax error");
 }
 

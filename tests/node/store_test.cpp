@@ -14,62 +14,17 @@
 
 #include "base/sha256.h"
 #include "node/metered_vfs.h"
+#include "tests/support/store_fixture.h"
 #include "tests/support/temp_dir.h"
 
 namespace walship {
 namespace {
 
+using walship::testing::DeleteOp;
+using walship::testing::PutOp;
 using walship::testing::TempDir;
+using walship::testing::WriterGate;
 using Strings = std::vector<std::string>;
-
-WriteOp PutOp(const std::string& key, const std::string& content, const std::string& metadata = "{}") {
-  WriteOp op;
-  op.kind = WriteOp::Kind::kPut;
-  op.key = key;
-  op.content = content;
-  op.metadata_json = metadata;
-  op.sha256 = Sha256Hex(content);
-  return op;
-}
-
-WriteOp DeleteOp(const std::string& key) {
-  WriteOp op;
-  op.kind = WriteOp::Kind::kDelete;
-  op.key = key;
-  return op;
-}
-
-// Holds the writer thread inside a request's completion until released, so
-// requests submitted meanwhile are queued and committed together as one group.
-// The state is shared with the callback: the writer may still be returning
-// from it after the test has moved on.
-class WriterGate {
- public:
-  WriterGate() : state_(std::make_shared<State>()) {
-    state_->entered_future = state_->entered.get_future().share();
-    state_->release_future = state_->release.get_future().share();
-  }
-  std::function<void(WriteOutcome)> Callback() {
-    return [state = state_](WriteOutcome o) {
-      state->outcome = std::move(o);
-      state->entered.set_value();
-      state->release_future.wait();
-    };
-  }
-  void WaitUntilHeld() { state_->entered_future.wait(); }
-  void Release() { state_->release.set_value(); }
-  const WriteOutcome& outcome() const { return state_->outcome; }  // after WaitUntilHeld()
-
- private:
-  struct State {
-    WriteOutcome outcome;
-    std::promise<void> entered;
-    std::promise<void> release;
-    std::shared_future<void> entered_future;
-    std::shared_future<void> release_future;
-  };
-  std::shared_ptr<State> state_;
-};
 
 class StoreTest : public ::testing::Test {
  protected:

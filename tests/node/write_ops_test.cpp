@@ -5,40 +5,16 @@
 #include "base/sha256.h"
 #include "node/fts_sync.h"
 #include "node/schema.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/store_fixture.h"
 
 namespace walship {
 namespace {
 
-using walship::testing::TempDir;
+using walship::testing::DeleteOp;
+using walship::testing::PutOp;
 
-WriteOp Put(const std::string& key, const std::string& content, const std::string& metadata = "{}") {
-  WriteOp op;
-  op.kind = WriteOp::Kind::kPut;
-  op.key = key;
-  op.content = content;
-  op.metadata_json = metadata;
-  op.sha256 = Sha256Hex(content);
-  return op;
-}
-
-WriteOp Delete(const std::string& key) {
-  WriteOp op;
-  op.kind = WriteOp::Kind::kDelete;
-  op.key = key;
-  return op;
-}
-
-class WriteOpsTest : public ::testing::Test {
+class WriteOpsTest : public walship::testing::MigratedDbTest {
  protected:
-  void SetUp() override {
-    auto db = SqliteDb::Open(tmp_.Sub("index.db"), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-    ASSERT_TRUE(MigrateSchema(*db_).ok());
-    ASSERT_TRUE(PrepareFtsStaging(*db_).ok());
-  }
-
   Result<OpResult> Apply(const WriteOp& op, int64_t now_ms = 1000) { return ApplyWriteOp(*db_, op, now_ms); }
 
   int64_t Int(const std::string& sql) {
@@ -46,18 +22,16 @@ class WriteOpsTest : public ::testing::Test {
     EXPECT_TRUE(v.ok()) << v.status().ToString();
     return v.ok() ? *v : -1;
   }
-
-  TempDir tmp_;
-  std::unique_ptr<SqliteDb> db_;
 };
 
 TEST_F(WriteOpsTest, PutCreatesVersion1) {
-  auto r = Apply(Put("notes/a", "hello", R"({"tag":"x"})"), 1234);
+  auto r = Apply(PutOp("notes/a", "hello", R"({"tag":"x"})"), 1234);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->kind, WriteOp::Kind::kPut);
   EXPECT_TRUE(r->created);
   EXPECT_EQ(r->record.key, "notes/a");
-  EXPECT_EQ(r->record.content, "hello");
+  EXPECT_EQ(r->record.content, "");  // write results never carry the content
+  EXPECT_EQ(r->record.content_bytes, 5);
   EXPECT_EQ(r->record.metadata_json, R"({"tag":"x"})");
   EXPECT_EQ(r->record.version, 1);
   EXPECT_EQ(r->record.sha256, Sha256Hex("hello"));
@@ -68,8 +42,8 @@ TEST_F(WriteOpsTest, PutCreatesVersion1) {
 }
 
 TEST_F(WriteOpsTest, PutReplacesAndBumpsVersionKeepingCreatedAt) {
-  ASSERT_TRUE(Apply(Put("k", "one"), 1000).ok());
-  auto r = Apply(Put("k", "two"), 2000);
+  ASSERT_TRUE(Apply(PutOp("k", "one"), 1000).ok());
+  auto r = Apply(PutOp("k", "two"), 2000);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_FALSE(r->created);
   EXPECT_EQ(r->record.version, 2);
@@ -81,9 +55,9 @@ TEST_F(WriteOpsTest, PutReplacesAndBumpsVersionKeepingCreatedAt) {
 }
 
 TEST_F(WriteOpsTest, DeleteReportsTheDeletedVersion) {
-  ASSERT_TRUE(Apply(Put("k", "one")).ok());
-  ASSERT_TRUE(Apply(Put("k", "two")).ok());
-  auto r = Apply(Delete("k"));
+  ASSERT_TRUE(Apply(PutOp("k", "one")).ok());
+  ASSERT_TRUE(Apply(PutOp("k", "two")).ok());
+  auto r = Apply(DeleteOp("k"));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->kind, WriteOp::Kind::kDelete);
   EXPECT_EQ(r->record.key, "k");
@@ -92,14 +66,14 @@ TEST_F(WriteOpsTest, DeleteReportsTheDeletedVersion) {
 }
 
 TEST_F(WriteOpsTest, DeleteOfMissingKeyIsNotFound) {
-  auto r = Apply(Delete("ghost"));
+  auto r = Apply(DeleteOp("ghost"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kNotFound);
   EXPECT_EQ(r.status().message(), "archive ghost does not exist");
 }
 
 TEST_F(WriteOpsTest, IfNoneMatchAnyCreatesOnlyOnce) {
-  WriteOp op = Put("k", "one");
+  WriteOp op = PutOp("k", "one");
   op.if_none_match_any = true;
   ASSERT_TRUE(Apply(op).ok());
   auto again = Apply(op);
@@ -109,8 +83,8 @@ TEST_F(WriteOpsTest, IfNoneMatchAnyCreatesOnlyOnce) {
 }
 
 TEST_F(WriteOpsTest, IfMatchChecksTheVersion) {
-  ASSERT_TRUE(Apply(Put("k", "one")).ok());
-  WriteOp stale = Put("k", "two");
+  ASSERT_TRUE(Apply(PutOp("k", "one")).ok());
+  WriteOp stale = PutOp("k", "two");
   stale.if_match = 2;
   auto r = Apply(stale);
   ASSERT_FALSE(r.ok());
@@ -118,7 +92,7 @@ TEST_F(WriteOpsTest, IfMatchChecksTheVersion) {
   EXPECT_EQ(r.status().message(), "archive k is at version 1, If-Match expected version 2");
   EXPECT_EQ(Int("SELECT version FROM archives WHERE key = 'k'"), 1);
 
-  WriteOp fresh = Put("k", "two");
+  WriteOp fresh = PutOp("k", "two");
   fresh.if_match = 1;
   auto ok = Apply(fresh);
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
@@ -126,7 +100,7 @@ TEST_F(WriteOpsTest, IfMatchChecksTheVersion) {
 }
 
 TEST_F(WriteOpsTest, IfMatchOnMissingKeyFails) {
-  WriteOp op = Put("k", "one");
+  WriteOp op = PutOp("k", "one");
   op.if_match = 1;
   auto r = Apply(op);
   ASSERT_FALSE(r.ok());
@@ -136,8 +110,8 @@ TEST_F(WriteOpsTest, IfMatchOnMissingKeyFails) {
 }
 
 TEST_F(WriteOpsTest, ConditionalDelete) {
-  ASSERT_TRUE(Apply(Put("k", "one")).ok());
-  WriteOp del = Delete("k");
+  ASSERT_TRUE(Apply(PutOp("k", "one")).ok());
+  WriteOp del = DeleteOp("k");
   del.if_match = 7;
   auto r = Apply(del);
   ASSERT_FALSE(r.ok());
@@ -147,17 +121,17 @@ TEST_F(WriteOpsTest, ConditionalDelete) {
 }
 
 TEST_F(WriteOpsTest, RecreatedKeyStartsAgainAtVersion1) {
-  ASSERT_TRUE(Apply(Put("k", "one")).ok());
-  ASSERT_TRUE(Apply(Put("k", "two")).ok());
-  ASSERT_TRUE(Apply(Delete("k")).ok());
-  auto r = Apply(Put("k", "three"));
+  ASSERT_TRUE(Apply(PutOp("k", "one")).ok());
+  ASSERT_TRUE(Apply(PutOp("k", "two")).ok());
+  ASSERT_TRUE(Apply(DeleteOp("k")).ok());
+  auto r = Apply(PutOp("k", "three"));
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->created);
   EXPECT_EQ(r->record.version, 1);
 }
 
 TEST_F(WriteOpsTest, ContentBytesCountBytesNotCharacters) {
-  auto r = Apply(Put("k", "été"));
+  auto r = Apply(PutOp("k", "été"));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->record.content_bytes, 5);
 }

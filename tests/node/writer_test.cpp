@@ -16,20 +16,15 @@
 #include "node/schema.h"
 #include "node/store.h"
 #include "node/write_ops.h"
+#include "tests/support/store_fixture.h"
 #include "tests/support/temp_dir.h"
 
 namespace walship {
 namespace {
 
+using walship::testing::PutOp;
 using walship::testing::TempDir;
-
-WriteOp PutOp(const std::string& key, const std::string& content) {
-  WriteOp op;
-  op.key = key;
-  op.content = content;
-  op.sha256 = Sha256Hex(content);
-  return op;
-}
+using walship::testing::WriterGate;
 
 template <typename Pred>
 bool WaitFor(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
@@ -40,35 +35,6 @@ bool WaitFor(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds
   }
   return true;
 }
-
-// Holds the writer thread inside a request's completion until released, so
-// requests submitted meanwhile are queued and committed together as one group.
-// The state is shared with the callback: the writer may still be returning
-// from it after the test has moved on.
-class WriterGate {
- public:
-  WriterGate() : state_(std::make_shared<State>()) {
-    state_->entered_future = state_->entered.get_future().share();
-    state_->release_future = state_->release.get_future().share();
-  }
-  std::function<void(WriteOutcome)> Callback() {
-    return [state = state_](WriteOutcome) {
-      state->entered.set_value();
-      state->release_future.wait();
-    };
-  }
-  void WaitUntilHeld() { state_->entered_future.wait(); }
-  void Release() { state_->release.set_value(); }
-
- private:
-  struct State {
-    std::promise<void> entered;
-    std::promise<void> release;
-    std::shared_future<void> entered_future;
-    std::shared_future<void> release_future;
-  };
-  std::shared_ptr<State> state_;
-};
 
 // ---------------------------------------------------------------------------
 // Sticky errors, through the Store and the metered VFS's fault switches.
