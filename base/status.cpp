@@ -12,6 +12,7 @@ std::string_view CodeName(Code code) {
     case Code::kTooLarge: return "too_large";
     case Code::kUnsupported: return "unsupported";
     case Code::kUnavailable: return "unavailable";
+    case Code::kDeadlineExceeded: return "deadline_exceeded";
     case Code::kIOError: return "io_error";
     case Code::kCorruption: return "corruption";
     case Code::kInternal: return "internal";

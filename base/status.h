@@ -24,6 +24,7 @@ enum class Code {
   kTooLarge,            // over a configured limit
   kUnsupported,         // a media type or feature we do not take
   kUnavailable,         // shutting down, read-only, or not ready; try later
+  kDeadlineExceeded,    // the caller took too long (a request body that trickles in)
   kIOError,             // a file or fsync failed
   kCorruption,          // bytes on disk are not what they must be
   kInternal,            // a bug or an unexpected library error
@@ -44,6 +45,7 @@ class [[nodiscard]] Status {
   static Status TooLarge(std::string m) { return {Code::kTooLarge, std::move(m)}; }
   static Status Unsupported(std::string m) { return {Code::kUnsupported, std::move(m)}; }
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
+  static Status DeadlineExceeded(std::string m) { return {Code::kDeadlineExceeded, std::move(m)}; }
   static Status IOError(std::string m) { return {Code::kIOError, std::move(m)}; }
   static Status Corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }

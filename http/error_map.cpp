@@ -15,6 +15,7 @@ int HttpStatusFor(const Status& status) {
     case Code::kTooLarge: return 413;
     case Code::kUnsupported: return 415;
     case Code::kUnavailable: return 503;
+    case Code::kDeadlineExceeded: return 408;
     case Code::kIOError:
     case Code::kCorruption:
     case Code::kInternal: return 500;

@@ -29,9 +29,7 @@ void PutArchive(RouteContext& ctx, const httplib::Request& req, httplib::Respons
   // Read the body first: a refusal that left it unread on a keep-alive
   // connection would have it parsed as the next request.
   std::string body;
-  if (Status s = ReadBodyLimited(reader, ctx.config.max_body_bytes, &body); !s.ok()) {
-    return ReplyErrorAndClose(res, s);
-  }
+  if (Status s = ReadBodyLimited(reader, ctx, &body); !s.ok()) return ReplyBodyError(res, s);
   const std::string key = req.matches[1];
   if (Status s = ValidateKey(key, static_cast<size_t>(ctx.config.max_key_bytes)); !s.ok()) return ReplyError(res, s);
   auto if_match = ParseIfMatch(req.get_header_value("If-Match"));

@@ -9,9 +9,7 @@ void RegisterBatchRoute(httplib::Server& svr, RouteContext& ctx) {
   svr.Post("/v1/batch", [&ctx](const httplib::Request& req, httplib::Response& res,
                                const httplib::ContentReader& reader) {
     std::string body;
-    if (Status s = ReadBodyLimited(reader, ctx.config.max_body_bytes, &body); !s.ok()) {
-      return ReplyErrorAndClose(res, s.Wrap("batch"));  // the rest of the body is unread
-    }
+    if (Status s = ReadBodyLimited(reader, ctx, &body); !s.ok()) return ReplyBodyError(res, s.Wrap("batch"));
     auto ops = ParseBatchBody(req.get_header_value("Content-Type"), body, ctx.config);
     if (!ops.ok()) return ReplyError(res, ops.status().Wrap("batch"));
     // One request = one savepoint: if any op fails, none is applied.

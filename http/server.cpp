@@ -81,19 +81,28 @@ std::string RouteLabel(const std::string& path) {
   return "other";
 }
 
-Status ReadBodyLimited(const httplib::ContentReader& reader, int64_t max_bytes, std::string* body) {
-  bool over = false;
+Status ReadBodyLimited(const httplib::ContentReader& reader, const RouteContext& ctx, std::string* body) {
+  const int64_t max_bytes = ctx.config.max_body_bytes;
+  const int64_t deadline_ns = ctx.clock.MonotonicNanos() + ctx.config.body_timeout_ms * 1'000'000;
+  Status stopped;
   bool ok = reader([&](const char* data, size_t len) {
     if (static_cast<int64_t>(body->size() + len) > max_bytes) {
-      over = true;
+      stopped = Status::TooLarge("request body is over the limit of " + std::to_string(max_bytes) + " bytes");
+      return false;
+    }
+    if (ctx.draining != nullptr && ctx.draining->load()) {
+      stopped = Status::Unavailable("the node is shutting down").WithReason("shutting_down");
+      return false;
+    }
+    if (ctx.clock.MonotonicNanos() > deadline_ns) {
+      stopped = Status::DeadlineExceeded("request body did not arrive within " +
+                                         std::to_string(ctx.config.body_timeout_ms) + " ms");
       return false;
     }
     body->append(data, len);
     return true;
   });
-  if (over) {
-    return Status::TooLarge("request body is over the limit of " + std::to_string(max_bytes) + " bytes");
-  }
+  if (!stopped.ok()) return stopped;
   if (!ok) return Status::InvalidArgument("request body could not be read");
   return Status::Ok();
 }
@@ -102,7 +111,16 @@ bool TunedHttplibServer::RaiseListenBacklog(int backlog) {
   return ::listen(svr_sock_, backlog) == 0;
 }
 
+void ReplyBodyError(httplib::Response& res, const Status& status) {
+  if (status.reason() == "shutting_down") {
+    res.set_header("Connection", "close");
+    return ReplyError(res, status);
+  }
+  ReplyErrorAndClose(res, status);
+}
+
 HttpServer::HttpServer(RouteContext ctx) : ctx_(std::move(ctx)) {
+  ctx_.draining = &draining_;
   const Config& c = ctx_.config;
   const size_t threads = static_cast<size_t>(c.http_threads);
   svr_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };

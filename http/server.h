@@ -27,6 +27,7 @@ struct RouteContext {
   Clock& clock;
   int64_t started_unix_ms;
   std::string role = "primary";
+  const std::atomic<bool>* draining = nullptr;  // set by HttpServer: true once the drain began
 };
 
 // httplib::Server with a listen backlog fit for a server. Debian's compiled
@@ -66,10 +67,17 @@ std::string RouteLabel(const std::string& path);
 // The method as a metrics label: the standard ones, else "other".
 std::string MethodLabel(const std::string& method);
 
-// Reads a request body of at most max_bytes. Content-Length bodies over the
-// limit never get here (the pre-routing hook answers 413 unread); chunked
-// bodies are cut off as soon as they pass the limit, so memory stays bounded.
-Status ReadBodyLimited(const httplib::ContentReader& reader, int64_t max_bytes, std::string* body);
+// Reads a request body of at most limits.max_body_bytes. Content-Length
+// bodies over the limit never get here (the pre-routing hook answers 413
+// unread); chunked bodies are cut off as soon as they pass the limit, so
+// memory stays bounded. A body that trickles in past server.body_timeout_ms,
+// or is still arriving when the drain begins, is abandoned: one slow client
+// must not hold a thread, nor the shutdown, hostage.
+Status ReadBodyLimited(const httplib::ContentReader& reader, const RouteContext& ctx, std::string* body);
+// Answers a ReadBodyLimited failure and ends the connection (the rest of the
+// body is unread). While draining, httplib ends it by itself and would not
+// write a content-provider body, so that case answers plainly.
+void ReplyBodyError(httplib::Response& res, const Status& status);
 
 void RegisterArchiveRoutes(httplib::Server& svr, RouteContext& ctx);
 void RegisterBatchRoute(httplib::Server& svr, RouteContext& ctx);

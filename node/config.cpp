@@ -74,6 +74,7 @@ std::map<std::string, Setter> SettingsFor(Config* c) {
       {"server.keep_alive_timeout_s", IntSetting(&c->keep_alive_timeout_s, 1, 3600)},
       {"server.read_timeout_ms", IntSetting(&c->read_timeout_ms, 1, kMaxMs)},
       {"server.write_timeout_ms", IntSetting(&c->write_timeout_ms, 1, kMaxMs)},
+      {"server.body_timeout_ms", IntSetting(&c->body_timeout_ms, 100, kMaxMs)},
       {"server.drain_timeout_ms", IntSetting(&c->drain_timeout_ms, 1, kMaxMs)},
       {"storage.data_dir", StringSetting([c](const std::string& v) -> Status {
          if (v.empty()) return Status::InvalidArgument("must not be empty");

@@ -25,6 +25,7 @@ struct Config {
   int64_t read_timeout_ms = 5000;
   int64_t write_timeout_ms = 5000;
   int64_t drain_timeout_ms = 10000;     // graceful shutdown: wait this long for in-flight work
+  int64_t body_timeout_ms = 60000;      // a request body must arrive whole within this
 
   // [storage]
   std::string data_dir = "data";
