@@ -5,6 +5,7 @@
 #include "base/clock.h"
 #include "base/sha256.h"
 #include "node/keys.h"
+#include "node/write_ops.h"
 
 namespace walship::http {
 namespace {
@@ -106,10 +107,16 @@ Result<WriteOp> ParseBatchOp(const json& j, const Config& config) {
     return Status::InvalidArgument("\"op\" must be \"put\" or \"delete\", got \"" + kind->get<std::string>() + "\"");
   }
   if (auto m = j.find("if_match"); m != j.end() && !m->is_null()) {
-    if (!m->is_number_integer() || m->get<int64_t>() < 1) {
-      return Status::InvalidArgument("\"if_match\" must be a version number (an integer >= 1)");
+    if (m->is_string()) {  // an ETag, as in the If-Match header
+      auto c = ParseIfMatch(m->get<std::string>());
+      if (!c.ok() || !*c) return Status::InvalidArgument("\"if_match\" must be a version number or an ETag");
+      op.if_match = (*c)->version;
+      op.if_match_tag = (*c)->tag;
+    } else if (!m->is_number_integer() || m->get<int64_t>() < 1) {
+      return Status::InvalidArgument("\"if_match\" must be a version number (an integer >= 1) or an ETag");
+    } else {
+      op.if_match = m->get<int64_t>();
     }
-    op.if_match = m->get<int64_t>();
   }
   if (auto n = j.find("if_none_match"); n != j.end() && !n->is_null()) {
     if (!n->is_string() || *n != "*") return Status::InvalidArgument("\"if_none_match\" must be \"*\"");
@@ -174,18 +181,27 @@ Result<std::vector<WriteOp>> ParseBatchBody(const std::string& content_type, con
   return out;
 }
 
-Result<std::optional<int64_t>> ParseIfMatch(const std::string& header) {
-  if (header.empty()) return std::optional<int64_t>();
+Result<std::optional<IfMatchCondition>> ParseIfMatch(const std::string& header) {
+  if (header.empty()) return std::optional<IfMatchCondition>();
   std::string v = header;
   if (v == "*") return Status::InvalidArgument("If-Match: * is not supported; give the version (the ETag) you expect");
   if (v.rfind("W/", 0) == 0) v = v.substr(2);
   if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-  int64_t version = 0;
-  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), version);
-  if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() || version < 1) {
+  IfMatchCondition c;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), c.version);
+  const char* end = v.data() + v.size();
+  bool ok = !v.empty() && ec == std::errc() && c.version >= 1;
+  if (ok && ptr != end) {
+    // "<version>-<16 lowercase hex>": the whole tag must match
+    std::string_view rest(ptr, static_cast<size_t>(end - ptr));
+    ok = rest.size() == 17 && rest[0] == '-' &&
+         rest.substr(1).find_first_not_of("0123456789abcdef") == std::string_view::npos;
+    c.tag = v;
+  }
+  if (!ok) {
     return Status::InvalidArgument("If-Match \"" + header + "\" is not a version (an ETag such as \"3\")");
   }
-  return std::optional<int64_t>(version);
+  return std::optional<IfMatchCondition>(c);
 }
 
 Result<bool> ParseIfNoneMatch(const std::string& header) {
@@ -194,7 +210,7 @@ Result<bool> ParseIfNoneMatch(const std::string& header) {
   return Status::InvalidArgument("If-None-Match \"" + header + "\": only * is supported on writes");
 }
 
-std::string ETagFor(int64_t version) { return "\"" + std::to_string(version) + "\""; }
+std::string ETagFor(const Record& r) { return "\"" + EntityTag(r.version, r.sha256, r.metadata_json) + "\""; }
 
 namespace {
 

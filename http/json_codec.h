@@ -25,11 +25,18 @@ Result<WriteOp> ParsePutBody(const std::string& key, const std::string& content_
 Result<std::vector<WriteOp>> ParseBatchBody(const std::string& content_type, const std::string& body,
                                             const Config& config);
 
-// If-Match: 3, "3" or W/"3" (the ETag we hand out is "3"). Empty header: none.
-Result<std::optional<int64_t>> ParseIfMatch(const std::string& header);
+// The condition of an If-Match header (or a batch op's "if_match").
+struct IfMatchCondition {
+  int64_t version = 0;
+  std::string tag;  // the whole entity tag ("3-0123456789abcdef"), or empty: the version alone
+};
+// If-Match: the ETag we hand out ("3-0123456789abcdef", W/ allowed), or a bare
+// version (3 or "3"), which checks the version only. Empty header: none.
+Result<std::optional<IfMatchCondition>> ParseIfMatch(const std::string& header);
 // If-None-Match: only "*" is meaningful for writes.
 Result<bool> ParseIfNoneMatch(const std::string& header);
-std::string ETagFor(int64_t version);
+// "\"<EntityTag>\"": the ETag header of a record.
+std::string ETagFor(const Record& r);
 
 // The one renderer of records, as JSON text (the GET hot path sends it as
 // is). Stored metadata that is not valid JSON renders as {}.

@@ -16,7 +16,7 @@ void ReplyWritten(httplib::Response& res, const WriteOutcome& out, int http_stat
   json body;
   if (r.kind == WriteOp::Kind::kPut) {
     body = RecordJson(r.record, /*with_content=*/false);
-    res.set_header("ETag", ETagFor(r.record.version));
+    res.set_header("ETag", ETagFor(r.record));
   } else {
     body = json{{"key", r.record.key}, {"deleted", true}, {"deleted_version", r.record.version}};
   }
@@ -41,7 +41,10 @@ void PutArchive(RouteContext& ctx, const httplib::Request& req, httplib::Respons
   }
   auto op = ParsePutBody(key, req.get_header_value("Content-Type"), body, ctx.config);
   if (!op.ok()) return ReplyError(res, op.status());
-  op->if_match = *if_match;
+  if (*if_match) {
+    op->if_match = (*if_match)->version;
+    op->if_match_tag = (*if_match)->tag;
+  }
   op->if_none_match_any = *if_none;
   std::vector<WriteOp> ops;
   ops.push_back(std::move(op).value());
@@ -55,7 +58,7 @@ void GetArchive(RouteContext& ctx, const httplib::Request& req, httplib::Respons
   if (Status s = ValidateKey(key, static_cast<size_t>(ctx.config.max_key_bytes)); !s.ok()) return ReplyError(res, s);
   auto rec = ctx.store.Get(key);
   if (!rec.ok()) return ReplyError(res, rec.status());
-  const std::string etag = ETagFor(rec->version);
+  const std::string etag = ETagFor(*rec);
   res.set_header("ETag", etag);
   if (req.get_header_value("If-None-Match") == etag) {
     res.status = 304;
@@ -72,7 +75,10 @@ void DeleteArchive(RouteContext& ctx, const httplib::Request& req, httplib::Resp
   WriteOp op;
   op.kind = WriteOp::Kind::kDelete;
   op.key = key;
-  op.if_match = *if_match;
+  if (*if_match) {
+    op.if_match = (*if_match)->version;
+    op.if_match_tag = (*if_match)->tag;
+  }
   WriteOutcome out = ctx.store.Write({op});
   if (!out.status.ok()) return ReplyError(res, out.status);
   ReplyWritten(res, out, 200);

@@ -36,6 +36,7 @@ struct WriteOp {
   std::string metadata_json = "{}";  // kPut, validated JSON object text
   std::string sha256;                // kPut, of content (computed off the writer thread)
   std::optional<int64_t> if_match;   // the version the caller expects
+  std::string if_match_tag;          // ...and, when given, its entity tag (EntityTag())
   bool if_none_match_any = false;    // create only
 };
 

@@ -1,5 +1,6 @@
 #include "node/write_ops.h"
 
+#include "base/sha256.h"
 #include "node/fts_sync.h"
 
 namespace walship {
@@ -10,10 +11,12 @@ struct Existing {
   int64_t id = 0;
   int64_t version = 0;
   int64_t created_at_ms = 0;
+  std::string sha256;
+  std::string metadata_json;
 };
 
 Result<Existing> LookUp(SqliteDb& db, const std::string& key) {
-  auto st = db.Prepare("SELECT id, version, created_at FROM archives WHERE key = ?1");
+  auto st = db.Prepare("SELECT id, version, created_at, sha256, metadata FROM archives WHERE key = ?1");
   if (!st.ok()) return st.status();
   (*st)->BindText(1, key);
   auto row = (*st)->Step();
@@ -24,6 +27,8 @@ Result<Existing> LookUp(SqliteDb& db, const std::string& key) {
     e.id = (*st)->ColumnInt(0);
     e.version = (*st)->ColumnInt(1);
     e.created_at_ms = (*st)->ColumnInt(2);
+    e.sha256 = (*st)->ColumnText(3);
+    e.metadata_json = (*st)->ColumnText(4);
   }
   return e;
 }
@@ -41,6 +46,11 @@ Status CheckPreconditions(const WriteOp& op, const Existing& e) {
     if (e.version != *op.if_match) {
       return Status::PreconditionFailed("archive " + op.key + " is at version " + std::to_string(e.version) +
                                         ", If-Match expected version " + std::to_string(*op.if_match));
+    }
+    if (!op.if_match_tag.empty() && op.if_match_tag != EntityTag(e.version, e.sha256, e.metadata_json)) {
+      return Status::PreconditionFailed("archive " + op.key + " is at version " + std::to_string(e.version) +
+                                        " but not the one If-Match \"" + op.if_match_tag +
+                                        "\" names (it was deleted and created again)");
     }
   }
   return Status::Ok();
@@ -99,6 +109,13 @@ Result<OpResult> ApplyDelete(SqliteDb& db, const WriteOp& op, const Existing& e)
 }
 
 }  // namespace
+
+std::string EntityTag(int64_t version, std::string_view content_sha256, std::string_view metadata_json) {
+  std::string input;
+  input.reserve(content_sha256.size() + 1 + metadata_json.size());
+  input.append(content_sha256).append("\n").append(metadata_json);
+  return std::to_string(version) + "-" + Sha256Hex(input).substr(0, 16);
+}
 
 Result<OpResult> ApplyWriteOp(SqliteDb& db, const WriteOp& op, int64_t now_ms) {
   auto existing = LookUp(db, op.key);

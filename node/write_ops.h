@@ -12,6 +12,12 @@ namespace walship {
 // Precondition failures are kPreconditionFailed; deleting a missing key is kNotFound.
 Result<OpResult> ApplyWriteOp(SqliteDb& db, const WriteOp& op, int64_t now_ms);
 
+// A record's entity tag (the ETag, without quotes): "<version>-<16 hex>",
+// the hex from SHA-256 over the content's hash and the metadata. The version
+// alone repeats when a key is deleted and created again; the tag does not
+// unless the representation is the same.
+std::string EntityTag(int64_t version, std::string_view content_sha256, std::string_view metadata_json);
+
 // Advances the stored position by one transaction; returns the new txid.
 Result<int64_t> AdvanceTxid(SqliteDb& db);
 

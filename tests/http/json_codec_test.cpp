@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "base/sha256.h"
+#include "node/write_ops.h"
 
 namespace walship::http {
 namespace {
@@ -194,10 +195,11 @@ TEST_F(JsonCodecTest, BatchErrorsNameTheOperation) {
 
 TEST_F(JsonCodecTest, BatchConditions) {
   const std::string head = R"({"ops": [{"op": "put", "key": "a", "content": "x", )";
-  const std::string version_msg = "ops[0]: \"if_match\" must be a version number (an integer >= 1)";
+  const std::string version_msg = "ops[0]: \"if_match\" must be a version number (an integer >= 1) or an ETag";
   EXPECT_EQ(BatchError(head + R"("if_match": 0}]})").message(), version_msg);
   EXPECT_EQ(BatchError(head + R"("if_match": -1}]})").message(), version_msg);
-  EXPECT_EQ(BatchError(head + R"("if_match": "3"}]})").message(), version_msg);
+  EXPECT_EQ(BatchError(head + R"("if_match": "three"}]})").message(),
+            "ops[0]: \"if_match\" must be a version number or an ETag");
   EXPECT_EQ(BatchError(head + R"("if_match": 1.5}]})").message(), version_msg);
   EXPECT_EQ(BatchError(head + R"("if_match": 18446744073709551615}]})").message(), version_msg);
   EXPECT_EQ(BatchError(head + R"("if_none_match": "x"}]})").message(), "ops[0]: \"if_none_match\" must be \"*\"");
@@ -243,11 +245,43 @@ TEST(ParseIfMatchTest, AcceptsTheVersionInTheFormsWeHandOut) {
   for (const std::string h : {"3", "\"3\"", "W/\"3\""}) {
     auto v = ParseIfMatch(h);
     ASSERT_TRUE(v.ok()) << h << ": " << v.status().ToString();
-    EXPECT_EQ(*v, std::optional<int64_t>(3)) << h;
+    ASSERT_TRUE(v->has_value()) << h;
+    EXPECT_EQ((*v)->version, 3) << h;
+    EXPECT_EQ((*v)->tag, "") << h;  // a bare version checks the version only
   }
   auto big = ParseIfMatch("\"9223372036854775807\"");
   ASSERT_TRUE(big.ok());
-  EXPECT_EQ(**big, INT64_MAX);
+  EXPECT_EQ((*big)->version, INT64_MAX);
+  for (const std::string h : {"\"3-0123456789abcdef\"", "W/\"3-0123456789abcdef\""}) {
+    auto t = ParseIfMatch(h);
+    ASSERT_TRUE(t.ok()) << h << ": " << t.status().ToString();
+    EXPECT_EQ((*t)->version, 3);
+    EXPECT_EQ((*t)->tag, "3-0123456789abcdef");  // the whole ETag must match
+  }
+}
+
+TEST(ParseIfMatchTest, RejectsMalformedEntityTags) {
+  for (const std::string h : {"\"3-\"", "\"3-0123456789abcde\"", "\"3-0123456789ABCDEF\"", "\"3-0123456789abcdef0\"",
+                              "\"3_0123456789abcdef\""}) {
+    auto v = ParseIfMatch(h);
+    ASSERT_FALSE(v.ok()) << h;
+    EXPECT_EQ(v.status().message(), "If-Match \"" + h + "\" is not a version (an ETag such as \"3\")");
+  }
+}
+
+TEST(EntityTagTest, DiffersAcrossIncarnationsWithOtherContentOrMetadata) {
+  Record a;
+  a.version = 1;
+  a.sha256 = Sha256Hex("one");
+  Record b = a;
+  b.sha256 = Sha256Hex("two");
+  Record c = a;
+  c.metadata_json = R"({"tag":"x"})";
+  EXPECT_EQ(ETagFor(a), ETagFor(a));
+  EXPECT_NE(ETagFor(a), ETagFor(b));
+  EXPECT_NE(ETagFor(a), ETagFor(c));
+  EXPECT_EQ(ETagFor(a).substr(0, 3), "\"1-");
+  EXPECT_EQ(ETagFor(a).size(), 2 + 2 + 16u);
 }
 
 TEST(ParseIfMatchTest, EmptyMeansNoCondition) {
@@ -282,9 +316,15 @@ TEST(ParseIfNoneMatchTest, OnlyStar) {
   EXPECT_EQ(v.status().message(), "If-None-Match \"\"3\"\": only * is supported on writes");
 }
 
-TEST(ETagTest, IsTheQuotedVersionAndParsesBack) {
-  EXPECT_EQ(ETagFor(3), "\"3\"");
-  EXPECT_EQ(*ParseIfMatch(ETagFor(42)), std::optional<int64_t>(42));
+TEST(ETagTest, IsTheQuotedEntityTagAndParsesBack) {
+  Record r;
+  r.version = 42;
+  r.sha256 = Sha256Hex("x");
+  EXPECT_EQ(ETagFor(r), "\"" + EntityTag(42, r.sha256, r.metadata_json) + "\"");
+  auto parsed = ParseIfMatch(ETagFor(r));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ((*parsed)->version, 42);
+  EXPECT_EQ("\"" + (*parsed)->tag + "\"", ETagFor(r));
 }
 
 // --- Cursors and limits ----------------------------------------------------------

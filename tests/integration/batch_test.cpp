@@ -6,23 +6,15 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "tests/support/node_process.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/node_fixture.h"
 
 namespace walship::testing {
 namespace {
 
 using nlohmann::json;
 
-class BatchApiTest : public ::testing::Test {
+class BatchApiTest : public NodeFixture {
  protected:
-  void SetUp() override {
-    std::string error;
-    node_ = NodeProcess::Start({.data_dir = dir_.Sub("data")}, &error);
-    ASSERT_NE(node_, nullptr) << error;
-    client_ = node_->Client();
-  }
-
   httplib::Result Batch(const json& ops) {
     return client_->Post("/v1/batch", json{{"ops", ops}}.dump(), "application/json");
   }
@@ -58,9 +50,6 @@ class BatchApiTest : public ::testing::Test {
   }
 
   const std::vector<std::string> keys_ = {"a1", "a2", "a3", "new1", "new2"};
-  TempDir dir_;
-  std::unique_ptr<NodeProcess> node_;
-  std::unique_ptr<httplib::Client> client_;
 };
 
 TEST_F(BatchApiTest, ResultsHaveOneEntryPerOpInOrder) {

@@ -9,23 +9,16 @@
 #include <thread>
 #include <vector>
 
-#include "tests/support/node_process.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/etag.h"
+#include "tests/support/node_fixture.h"
 
 namespace walship::testing {
 namespace {
 
 using nlohmann::json;
 
-class ConditionalWritesApiTest : public ::testing::Test {
+class ConditionalWritesApiTest : public NodeFixture {
  protected:
-  void SetUp() override {
-    std::string error;
-    node_ = NodeProcess::Start({.data_dir = dir_.Sub("data")}, &error);
-    ASSERT_NE(node_, nullptr) << error;
-    client_ = node_->Client();
-  }
-
   static httplib::Result Put(httplib::Client& c, const std::string& key, const std::string& content,
                              const httplib::Headers& h = {}) {
     return c.Put(("/v1/archives/" + key).c_str(), h, json{{"content", content}}.dump(), "application/json");
@@ -45,26 +38,22 @@ class ConditionalWritesApiTest : public ::testing::Test {
     if (j.is_discarded() || !j.contains("error")) return "";
     return j["error"]["code"].get<std::string>();
   }
-
-  TempDir dir_;
-  std::unique_ptr<NodeProcess> node_;
-  std::unique_ptr<httplib::Client> client_;
 };
 
 TEST_F(ConditionalWritesApiTest, EtagIsTheQuotedVersionOnPutAndGet) {
   auto created = Put("e", "v1");
   ASSERT_TRUE(created);
   ASSERT_EQ(created->status, 201);
-  EXPECT_EQ(created->get_header_value("ETag"), "\"1\"");
+  EXPECT_EQ(EtagVersion(created->get_header_value("ETag")), 1);
   auto get = client_->Get("/v1/archives/e");
   ASSERT_EQ(get->status, 200);
-  EXPECT_EQ(get->get_header_value("ETag"), "\"1\"");
+  EXPECT_EQ(EtagVersion(get->get_header_value("ETag")), 1);
 
   auto replaced = Put("e", "v2");
   ASSERT_EQ(replaced->status, 200);
-  EXPECT_EQ(replaced->get_header_value("ETag"), "\"2\"");
+  EXPECT_EQ(EtagVersion(replaced->get_header_value("ETag")), 2);
   EXPECT_EQ(json::parse(replaced->body)["version"], 2);
-  EXPECT_EQ(client_->Get("/v1/archives/e")->get_header_value("ETag"), "\"2\"");
+  EXPECT_EQ(EtagVersion(client_->Get("/v1/archives/e")->get_header_value("ETag")), 2);
 }
 
 TEST_F(ConditionalWritesApiTest, IfMatchWithTheCurrentVersionSucceedsInEveryForm) {
@@ -72,7 +61,7 @@ TEST_F(ConditionalWritesApiTest, IfMatchWithTheCurrentVersionSucceedsInEveryForm
   // The ETag as handed out, a weak form of it, and a bare number.
   auto a = Put("k", "v2", {{"If-Match", "\"1\""}});
   ASSERT_EQ(a->status, 200) << a->body;
-  EXPECT_EQ(a->get_header_value("ETag"), "\"2\"");
+  EXPECT_EQ(EtagVersion(a->get_header_value("ETag")), 2);
   auto b = Put("k", "v3", {{"If-Match", "W/\"2\""}});
   ASSERT_EQ(b->status, 200) << b->body;
   auto c = Put("k", "v4", {{"If-Match", "3"}});
@@ -118,7 +107,7 @@ TEST_F(ConditionalWritesApiTest, IfMatchOnAMissingKeyIs412) {
 TEST_F(ConditionalWritesApiTest, IfNoneMatchStarCreatesOnlyOnce) {
   auto first = Put("once", "first", {{"If-None-Match", "*"}});
   ASSERT_EQ(first->status, 201) << first->body;
-  EXPECT_EQ(first->get_header_value("ETag"), "\"1\"");
+  EXPECT_EQ(EtagVersion(first->get_header_value("ETag")), 1);
   auto second = Put("once", "second", {{"If-None-Match", "*"}});
   EXPECT_EQ(second->status, 412);
   EXPECT_EQ(json::parse(second->body)["error"]["code"], "precondition_failed");
@@ -133,21 +122,47 @@ TEST_F(ConditionalWritesApiTest, IfNoneMatchStarCreatesOnlyOnce) {
 }
 
 TEST_F(ConditionalWritesApiTest, GetWithMatchingIfNoneMatchIs304) {
-  ASSERT_EQ(Put("c", "cached")->status, 201);
-  auto not_modified = client_->Get("/v1/archives/c", {{"If-None-Match", "\"1\""}});
+  auto created = Put("c", "cached");
+  ASSERT_EQ(created->status, 201);
+  const std::string etag1 = created->get_header_value("ETag");
+  auto not_modified = client_->Get("/v1/archives/c", {{"If-None-Match", etag1}});
   ASSERT_TRUE(not_modified);
   EXPECT_EQ(not_modified->status, 304);
   EXPECT_TRUE(not_modified->body.empty());
-  EXPECT_EQ(not_modified->get_header_value("ETag"), "\"1\"");
+  EXPECT_EQ(not_modified->get_header_value("ETag"), etag1);
 
-  ASSERT_EQ(Put("c", "changed")->status, 200);
-  auto modified = client_->Get("/v1/archives/c", {{"If-None-Match", "\"1\""}});
+  auto replaced = Put("c", "changed");
+  ASSERT_EQ(replaced->status, 200);
+  auto modified = client_->Get("/v1/archives/c", {{"If-None-Match", etag1}});
   ASSERT_EQ(modified->status, 200);
-  EXPECT_EQ(modified->get_header_value("ETag"), "\"2\"");
+  EXPECT_EQ(EtagVersion(modified->get_header_value("ETag")), 2);
   EXPECT_EQ(json::parse(modified->body)["content"], "changed");
-  EXPECT_EQ(client_->Get("/v1/archives/c", {{"If-None-Match", "\"2\""}})->status, 304);
+  EXPECT_EQ(client_->Get("/v1/archives/c", {{"If-None-Match", replaced->get_header_value("ETag")}})->status, 304);
   // A missing key is still 404, whatever the header says.
-  EXPECT_EQ(client_->Get("/v1/archives/none", {{"If-None-Match", "\"1\""}})->status, 404);
+  EXPECT_EQ(client_->Get("/v1/archives/none", {{"If-None-Match", etag1}})->status, 404);
+}
+
+// Versions start over at 1 when a key is deleted and created again; the
+// ETag does not repeat, so a client holding the old one can neither
+// overwrite the new record nor take it for its cached copy.
+TEST_F(ConditionalWritesApiTest, StaleETagFromBeforeADeleteAndRecreateIsRefused) {
+  auto old = Put("k", "the first incarnation");
+  ASSERT_EQ(old->status, 201);
+  const std::string stale = old->get_header_value("ETag");
+  ASSERT_EQ(client_->Delete("/v1/archives/k")->status, 200);
+  auto fresh = Put("k", "the second incarnation");
+  ASSERT_EQ(fresh->status, 201);
+  EXPECT_EQ(EtagVersion(fresh->get_header_value("ETag")), 1);
+  EXPECT_NE(fresh->get_header_value("ETag"), stale);
+
+  EXPECT_EQ(client_->Get("/v1/archives/k", {{"If-None-Match", stale}})->status, 200);
+  auto lost = Put("k", "a stale overwrite", {{"If-Match", stale}});
+  ASSERT_EQ(lost->status, 412) << lost->body;
+  EXPECT_EQ(json::parse(lost->body)["error"]["message"],
+            "archive k is at version 1 but not the one If-Match " + stale + " names (it was deleted and created again)");
+  EXPECT_EQ(GetJson("k")["content"], "the second incarnation");
+  // The current ETag works.
+  EXPECT_EQ(Put("k", "third", {{"If-Match", fresh->get_header_value("ETag")}})->status, 200);
 }
 
 // Two clients read version N and both update with If-Match: N at the same

@@ -32,20 +32,19 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "base/sha256.h"
+#include "tests/support/failure_log.h"
 #include "tests/support/node_process.h"
+#include "tests/support/run_helpers.h"
+#include "tests/support/sqlite_check.h"
 #include "tests/support/temp_dir.h"
 
 namespace walship::testing {
@@ -58,44 +57,7 @@ constexpr int kWriters = 8;
 constexpr int kBatchSize = 5;
 constexpr size_t kMaxReportedFailures = 40;
 
-uint32_t TestSeed() {
-  if (const char* s = std::getenv("WALSHIP_TEST_SEED"); s != nullptr && *s != '\0') {
-    return static_cast<uint32_t>(std::strtoul(s, nullptr, 10));
-  }
-  return std::random_device{}();
-}
-
-// WALSHIP_TEST_LOG_DIR=<dir> keeps a copy of the node's log there (for a
-// failed run: the temporary folder, log included, is removed at the end).
-void KeepLog(const std::string& log_path, const std::string& name) {
-  const char* dir = std::getenv("WALSHIP_TEST_LOG_DIR");
-  if (dir == nullptr || *dir == '\0') return;
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  const std::string to = std::string(dir) + "/" + name;
-  std::filesystem::copy_file(log_path, to, std::filesystem::copy_options::overwrite_existing, ec);
-  std::printf("node log kept in %s%s\n", to.c_str(), ec ? (" (copy failed: " + ec.message() + ")").c_str() : "");
-}
-
-std::string Truncated(const std::string& s, size_t n = 300) {
-  return s.size() <= n ? s : s.substr(0, n) + "...(" + std::to_string(s.size()) + " bytes)";
-}
-
-json ParseBody(const std::string& body) {
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  return j.is_object() ? j : json::object();
-}
-
-std::string LogTail(const std::string& log_path, size_t lines = 30) {
-  std::ifstream in(log_path);
-  std::vector<std::string> all;
-  for (std::string line; std::getline(in, line);) {
-    if (line.find(" request id=") == std::string::npos) all.push_back(line);  // not the access log
-  }
-  std::string out;
-  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) out += all[i] + "\n";
-  return out;
-}
+using Failures = FailureLog;
 
 // The content of a key is a function of the key, so any copy of it found
 // anywhere can be checked. Mostly small, some a few pages, a few large
@@ -121,45 +83,6 @@ std::string ContentFor(const std::string& key) {
   }
   return s;
 }
-
-std::optional<int64_t> ParsePosition(const json& j) {
-  if (!j.is_string()) return std::nullopt;
-  const std::string p = j.get<std::string>();
-  const size_t slash = p.find('/');
-  if (slash == std::string::npos || p.substr(0, slash) != "1") return std::nullopt;
-  try {
-    size_t used = 0;
-    int64_t txid = std::stoll(p.substr(slash + 1), &used);
-    if (used != p.size() - slash - 1) return std::nullopt;
-    return txid;
-  } catch (...) {
-    return std::nullopt;
-  }
-}
-
-class Failures {
- public:
-  void Add(const std::string& what) {
-    count_.fetch_add(1);
-    std::lock_guard lock(mu_);
-    if (messages_.size() < kMaxReportedFailures) messages_.push_back(what);
-  }
-  int64_t count() const { return count_.load(); }
-  std::string Report() const {
-    std::lock_guard lock(mu_);
-    std::string out;
-    for (const auto& m : messages_) out += "  " + m + "\n";
-    if (count_.load() > static_cast<int64_t>(messages_.size())) {
-      out += "  ... and " + std::to_string(count_.load() - static_cast<int64_t>(messages_.size())) + " more\n";
-    }
-    return out;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> messages_;
-  std::atomic<int64_t> count_{0};
-};
 
 enum class Outcome { kAcked, kUnknown, kRefused };
 
@@ -237,37 +160,6 @@ DiskState ReadDisk(const std::string& db_path, const std::string& content_prefix
   }
   sqlite3_close_v2(db);
   return d;
-}
-
-// The FTS5 index agrees with the archives table. Its integrity-check is an
-// INSERT, so it runs on a copy of the stopped node's files, never on them.
-std::string FtsIntegrityCheckOnCopy(const std::string& db_path, const std::string& scratch_dir) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(scratch_dir, ec);
-  const std::string copy = scratch_dir + "/copy.db";
-  for (const char* suffix : {"", "-wal"}) {
-    fs::remove(copy + suffix, ec);
-    if (fs::exists(db_path + suffix)) {
-      fs::copy_file(db_path + suffix, copy + suffix, fs::copy_options::overwrite_existing, ec);
-      if (ec) return "copy failed: " + ec.message();
-    }
-  }
-  sqlite3* db = nullptr;
-  std::string out = "ok";
-  if (sqlite3_open_v2(copy.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-    out = "open failed: " + std::string(sqlite3_errmsg(db));
-  } else {
-    char* err = nullptr;
-    if (sqlite3_exec(db, "INSERT INTO archives_fts(archives_fts) VALUES('integrity-check')", nullptr, nullptr, &err) !=
-        SQLITE_OK) {
-      out = "fts5 integrity-check: " + std::string(err ? err : sqlite3_errmsg(db));
-    }
-    sqlite3_free(err);
-  }
-  sqlite3_close_v2(db);
-  fs::remove_all(scratch_dir, ec);
-  return out;
 }
 
 std::string RoundPrefix(int round) {
@@ -630,7 +522,7 @@ class CrashRun {
   TempDir dir_;
   std::string data_dir_;
   std::string db_path_;
-  Failures failures_;
+  Failures failures_{kMaxReportedFailures};
   std::map<std::string, KeyInfo> keys_;  // every key ever sent
   std::vector<Batch> batches_;
   std::vector<std::string> acked_list_;

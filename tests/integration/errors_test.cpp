@@ -334,7 +334,7 @@ TEST_F(ErrorsApiTest, BadPreconditionHeadersAre400) {
               "If-Match \"x1\" is not a version (an ETag such as \"3\")");
   ExpectError(client_->Post("/v1/batch", R"({"ops":[{"op":"put","key":"a","content":"1","if_match":0}]})",
                             "application/json"),
-              400, "invalid_argument", "batch: ops[0]: \"if_match\" must be a version number (an integer >= 1)");
+              400, "invalid_argument", "batch: ops[0]: \"if_match\" must be a version number (an integer >= 1) or an ETag");
   ExpectError(client_->Post("/v1/batch", R"({"ops":[{"op":"put","key":"a","content":"1","if_none_match":"1"}]})",
                             "application/json"),
               400, "invalid_argument", "batch: ops[0]: \"if_none_match\" must be \"*\"");

@@ -26,31 +26,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
-
-// fork/exec with stdout and stderr appended to out_path.
-pid_t SpawnTo(const std::vector<std::string>& argv, const std::string& out_path) {
-  pid_t pid = fork();
-  if (pid != 0) return pid;
-  int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  if (fd >= 0) {
-    dup2(fd, 1);
-    dup2(fd, 2);
-    close(fd);
-  }
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  execv(args[0], args.data());
-  _exit(127);
-}
 
 // Waits for `pid`; returns its exit code, 128+signal, or -1 after killing it
 // at the deadline (so a command that should have failed cannot hang a test).

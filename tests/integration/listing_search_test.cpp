@@ -6,23 +6,15 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "tests/support/node_process.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/node_fixture.h"
 
 namespace walship::testing {
 namespace {
 
 using nlohmann::json;
 
-class ListingSearchApiTest : public ::testing::Test {
+class ListingSearchApiTest : public NodeFixture {
  protected:
-  void SetUp() override {
-    std::string error;
-    node_ = NodeProcess::Start({.data_dir = dir_.Sub("data")}, &error);
-    ASSERT_NE(node_, nullptr) << error;
-    client_ = node_->Client();
-  }
-
   void PutAll(const std::vector<std::pair<std::string, std::string>>& kv) {
     for (size_t i = 0; i < kv.size(); i += 500) {
       json ops = json::array();
@@ -64,10 +56,6 @@ class ListingSearchApiTest : public ::testing::Test {
     for (const auto& h : result["hits"]) keys.push_back(h["key"].get<std::string>());
     return keys;
   }
-
-  TempDir dir_;
-  std::unique_ptr<NodeProcess> node_;
-  std::unique_ptr<httplib::Client> client_;
 };
 
 TEST_F(ListingSearchApiTest, PaginationWalksEveryPrefixKeyOnceInByteOrder) {

@@ -12,7 +12,6 @@
 #include <thread>
 
 namespace walship::testing {
-namespace {
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path);
@@ -21,7 +20,7 @@ std::string Slurp(const std::string& path) {
   return ss.str();
 }
 
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& out_path) {
+pid_t SpawnTo(const std::vector<std::string>& argv, const std::string& out_path) {
   pid_t pid = fork();
   if (pid != 0) return pid;
   int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -37,7 +36,6 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::string& out_path) {
   _exit(127);
 }
 
-}  // namespace
 
 std::unique_ptr<NodeProcess> NodeProcess::Start(NodeOptions o, std::string* error) {
 #ifdef WALSHIP_BINARY
@@ -57,7 +55,7 @@ std::unique_ptr<NodeProcess> NodeProcess::Start(NodeOptions o, std::string* erro
   std::ifstream existing(node->log_path_, std::ios::ate);
   std::streamoff offset = existing ? static_cast<std::streamoff>(existing.tellg()) : 0;
   if (offset < 0) offset = 0;
-  node->pid_ = Spawn(argv, node->log_path_);
+  node->pid_ = SpawnTo(argv, node->log_path_);
   const std::regex listening("listening url=http://127\\.0\\.0\\.1:([0-9]+)");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.start_timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -139,7 +137,7 @@ int RunWalship(const std::string& binary, const std::vector<std::string>& args, 
   if (fd >= 0) close(fd);
   std::vector<std::string> argv = {binary};
   argv.insert(argv.end(), args.begin(), args.end());
-  pid_t pid = Spawn(argv, tmpl);
+  pid_t pid = SpawnTo(argv, tmpl);
   int status = 0;
   waitpid(pid, &status, 0);
   if (output) *output = Slurp(tmpl);

@@ -55,4 +55,11 @@ class NodeProcess {
 // returns the exit code and fills *output with stdout+stderr.
 int RunWalship(const std::string& binary, const std::vector<std::string>& args, std::string* output);
 
+// The whole content of a file ("" if it cannot be read).
+std::string Slurp(const std::string& path);
+
+// fork/exec of argv (argv[0] is the binary's path) with stdout and stderr
+// appended to out_path; returns the child's pid.
+pid_t SpawnTo(const std::vector<std::string>& argv, const std::string& out_path);
+
 }  // namespace walship::testing

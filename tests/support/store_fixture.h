@@ -1,0 +1,87 @@
+// Shared pieces of the node unit tests: write ops, a fixture with a migrated
+// database in a temporary folder, and a gate that holds the writer thread.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+
+#include "base/sha256.h"
+#include "node/archive.h"
+#include "node/fts_sync.h"
+#include "node/schema.h"
+#include "node/sqlite_db.h"
+#include "node/writer.h"
+#include "tests/support/temp_dir.h"
+
+namespace walship::testing {
+
+inline WriteOp PutOp(const std::string& key, const std::string& content, const std::string& metadata = "{}") {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kPut;
+  op.key = key;
+  op.content = content;
+  op.metadata_json = metadata;
+  op.sha256 = Sha256Hex(content);
+  return op;
+}
+
+inline WriteOp DeleteOp(const std::string& key) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kDelete;
+  op.key = key;
+  return op;
+}
+
+// A database in a temporary folder with the current schema and the FTS
+// staging table, as the writer opens it.
+class MigratedDbTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = SqliteDb::Open(tmp_.Sub("index.db"), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(db).value();
+    ASSERT_TRUE(MigrateSchema(*db_).ok());
+    ASSERT_TRUE(PrepareFtsStaging(*db_).ok());
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<SqliteDb> db_;
+};
+
+// Holds the writer thread inside a request's completion until released, so
+// requests submitted meanwhile are queued and committed together as one group.
+// The state is shared with the callback: the writer may still be returning
+// from it after the test has moved on.
+class WriterGate {
+ public:
+  WriterGate() : state_(std::make_shared<State>()) {
+    state_->entered_future = state_->entered.get_future().share();
+    state_->release_future = state_->release.get_future().share();
+  }
+  std::function<void(WriteOutcome)> Callback() {
+    return [state = state_](WriteOutcome o) {
+      state->outcome = std::move(o);
+      state->entered.set_value();
+      state->release_future.wait();
+    };
+  }
+  void WaitUntilHeld() { state_->entered_future.wait(); }
+  void Release() { state_->release.set_value(); }
+  const WriteOutcome& outcome() const { return state_->outcome; }  // after WaitUntilHeld()
+
+ private:
+  struct State {
+    WriteOutcome outcome;
+    std::promise<void> entered;
+    std::promise<void> release;
+    std::shared_future<void> entered_future;
+    std::shared_future<void> release_future;
+  };
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace walship::testing
