@@ -103,7 +103,7 @@ void Writer::Run() {
     bool writable = Health().ok();
     if (writable && last) {
       Checkpoint("shutdown");
-    } else if (writable && (checkpoint || WalBytes() >= config_.checkpoint_wal_bytes)) {
+    } else if (writable && (checkpoint || WalBytes() >= wal_bytes_after_incomplete_ + config_.checkpoint_wal_bytes)) {
       Checkpoint(checkpoint ? "timer" : "wal_size");
     }
     if (last) break;
@@ -224,6 +224,7 @@ void Writer::Checkpoint(std::string_view reason) {
   sqlite3_busy_timeout(db_->raw(), static_cast<int>(config_.busy_timeout_ms));
   checkpoint_seconds_.Observe(static_cast<double>(clock_.MonotonicNanos() - start_ns) / 1e9);
   if (rc == SQLITE_BUSY) {
+    wal_bytes_after_incomplete_ = WalBytes();
     checkpoints_incomplete_.Add();
     LogEvent(spdlog::level::debug, "checkpoint incomplete: a reader holds an older snapshot",
              {{"reason", reason}, {"wal_frames", log_frames}, {"checkpointed", checkpointed}});
@@ -236,6 +237,7 @@ void Writer::Checkpoint(std::string_view reason) {
     else LogError("checkpoint failed", {{"error", s.ToString()}});
     return;
   }
+  wal_bytes_after_incomplete_ = 0;
   checkpoints_done_.Add();
   last_checkpoint_ms_.store(clock_.NowUnixMillis());
 }

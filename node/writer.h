@@ -100,6 +100,11 @@ class Writer {
   std::atomic<int64_t> timeline_;
   std::atomic<int64_t> txid_;
   std::atomic<int64_t> last_checkpoint_ms_{0};
+  // The -wal size left by the last incomplete checkpoint (writer thread only).
+  // An incomplete TRUNCATE leaves the file as large as before, so the size
+  // trigger waits for another checkpoint.wal_bytes of growth beyond it rather
+  // than retrying after every group.
+  int64_t wal_bytes_after_incomplete_ = 0;
   std::thread thread_;
 
   Histogram& group_size_;
