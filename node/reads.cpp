@@ -3,25 +3,39 @@
 #include <sstream>
 
 namespace walship {
+namespace {
+
+// Every record query selects these six columns first, then a seventh:
+// the content (Get) or its length in bytes (List).
+#define WALSHIP_RECORD_COLUMNS "key, metadata, version, sha256, created_at, updated_at"
+
+Record RecordFromRow(const Stmt& st, bool seventh_is_content) {
+  Record r;
+  r.key = st.ColumnText(0);
+  r.metadata_json = st.ColumnText(1);
+  r.version = st.ColumnInt(2);
+  r.sha256 = st.ColumnText(3);
+  r.created_at_ms = st.ColumnInt(4);
+  r.updated_at_ms = st.ColumnInt(5);
+  if (seventh_is_content) {
+    r.content = st.ColumnText(6);
+    r.content_bytes = static_cast<int64_t>(r.content.size());
+  } else {
+    r.content_bytes = st.ColumnInt(6);
+  }
+  return r;
+}
+
+}  // namespace
 
 Result<Record> GetArchive(SqliteDb& db, const std::string& key) {
-  auto st = db.Prepare(
-      "SELECT content, metadata, version, sha256, created_at, updated_at FROM archives WHERE key = ?1");
+  auto st = db.Prepare("SELECT " WALSHIP_RECORD_COLUMNS ", content FROM archives WHERE key = ?1");
   if (!st.ok()) return st.status().Wrap("get archive " + key);
   (*st)->BindText(1, key);
   auto row = (*st)->Step();
   if (!row.ok()) return row.status().Wrap("get archive " + key);
   if (!*row) return Status::NotFound("archive " + key + " does not exist");
-  Record r;
-  r.key = key;
-  r.content = (*st)->ColumnText(0);
-  r.metadata_json = (*st)->ColumnText(1);
-  r.version = (*st)->ColumnInt(2);
-  r.sha256 = (*st)->ColumnText(3);
-  r.created_at_ms = (*st)->ColumnInt(4);
-  r.updated_at_ms = (*st)->ColumnInt(5);
-  r.content_bytes = static_cast<int64_t>(r.content.size());
-  return r;
+  return RecordFromRow(**st, /*seventh_is_content=*/true);
 }
 
 namespace {
@@ -54,10 +68,10 @@ Result<ListPage> ListArchives(SqliteDb& db, const std::string& prefix,
   }
   auto upper = PrefixUpperBound(prefix);
   const char* sql_bounded =
-      "SELECT key, metadata, version, sha256, created_at, updated_at, length(CAST(content AS BLOB)) "
+      "SELECT " WALSHIP_RECORD_COLUMNS ", length(CAST(content AS BLOB)) "
       "FROM archives WHERE key >= ?1 AND key < ?2 ORDER BY key LIMIT ?3";
   const char* sql_open =
-      "SELECT key, metadata, version, sha256, created_at, updated_at, length(CAST(content AS BLOB)) "
+      "SELECT " WALSHIP_RECORD_COLUMNS ", length(CAST(content AS BLOB)) "
       "FROM archives WHERE key >= ?1 ORDER BY key LIMIT ?3";
   auto st = db.Prepare(upper ? sql_bounded : sql_open);
   if (!st.ok()) return st.status().Wrap("list archives");
@@ -73,15 +87,7 @@ Result<ListPage> ListArchives(SqliteDb& db, const std::string& prefix,
       page.last_key_if_more = page.items.back().key;
       break;
     }
-    Record r;
-    r.key = (*st)->ColumnText(0);
-    r.metadata_json = (*st)->ColumnText(1);
-    r.version = (*st)->ColumnInt(2);
-    r.sha256 = (*st)->ColumnText(3);
-    r.created_at_ms = (*st)->ColumnInt(4);
-    r.updated_at_ms = (*st)->ColumnInt(5);
-    r.content_bytes = (*st)->ColumnInt(6);
-    page.items.push_back(std::move(r));
+    page.items.push_back(RecordFromRow(**st, /*seventh_is_content=*/false));
   }
   return page;
 }
