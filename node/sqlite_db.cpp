@@ -60,7 +60,11 @@ Result<bool> Stmt::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return SqliteStatus(sqlite3_db_handle(stmt_), rc, "step");
+  // Name the statement, so "commit group of 3 requests: step "COMMIT": disk
+  // I/O error (fsync failed)" says which step of the group failed.
+  std::string sql = sqlite3_sql(stmt_) ? sqlite3_sql(stmt_) : "";
+  if (sql.size() > 48) sql = sql.substr(0, 45) + "...";
+  return SqliteStatus(sqlite3_db_handle(stmt_), rc, "step \"" + sql + "\"");
 }
 
 Status Stmt::Run() {

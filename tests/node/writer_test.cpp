@@ -132,7 +132,7 @@ TEST_F(WriterFaultTest, FailedFsyncFailsTheWriteAndStopsWritesForGood) {
   WriteOutcome doomed = Put("doomed", "never acknowledged");
   EXPECT_EQ(MeteredVfsFaults().syncs_failed.load(), syncs_failed + 1);
   EXPECT_EQ(doomed.status.code(), Code::kIOError);
-  EXPECT_EQ(doomed.status.message(), "commit group of 1 request: step: disk I/O error (fsync failed)");
+  EXPECT_EQ(doomed.status.message(), "commit group of 1 request: step \"COMMIT\": disk I/O error (fsync failed)");
   EXPECT_TRUE(doomed.results.empty());
   EXPECT_EQ(store_->position().ToString(), "1/3");  // the failed commit got no position
 
@@ -155,7 +155,7 @@ TEST_F(WriterFaultTest, DiskFullFailsTheWriteAndStopsWritesForGood) {
   WriteOutcome doomed = Put("doomed", std::string(10'000, 'x'));
   EXPECT_EQ(MeteredVfsFaults().writes_failed.load(), writes_failed + 1);
   EXPECT_EQ(doomed.status.code(), Code::kIOError);
-  EXPECT_EQ(doomed.status.message(), "commit group of 1 request: step: database or disk is full");
+  EXPECT_EQ(doomed.status.message(), "commit group of 1 request: step \"COMMIT\": database or disk is full");
 
   ExpectWritesStopped(doomed.status);
   EXPECT_EQ(store_->Get("doomed").status().code(), Code::kNotFound);
@@ -170,7 +170,7 @@ TEST_F(WriterFaultTest, DiskFullPartWayThroughAGroupLeavesNothingOfIt) {
   WriteOutcome doomed = store_->Write({PutOp("doomed/1", std::string(60'000, 'a')),
                                        PutOp("doomed/2", std::string(60'000, 'b'))});
   EXPECT_EQ(doomed.status.code(), Code::kIOError);
-  EXPECT_EQ(doomed.status.message(), "commit group of 1 request: step: database or disk is full");
+  EXPECT_EQ(doomed.status.message(), "commit group of 1 request: step \"COMMIT\": database or disk is full");
   EXPECT_EQ(MeteredVfsFaults().write_countdown.load(), -1) << "the fault did not trip";
   ExpectWritesStopped(doomed.status);
   ExpectAcknowledgedWritesSurviveReopen({{"before", "acked"}}, {"doomed/1", "doomed/2"});
@@ -182,7 +182,7 @@ TEST_F(WriterFaultTest, FailedWriteFailsTheWriteAndStopsWritesForGood) {
   MeteredVfsFaults().write_countdown = 0;  // write_error 0: SQLITE_IOERR_WRITE
   WriteOutcome doomed = Put("doomed", "x");
   EXPECT_EQ(doomed.status.code(), Code::kIOError);
-  EXPECT_EQ(doomed.status.message(), "commit group of 1 request: step: disk I/O error (write failed)");
+  EXPECT_EQ(doomed.status.message(), "commit group of 1 request: step \"COMMIT\": disk I/O error (write failed)");
   ExpectWritesStopped(doomed.status);
   ExpectAcknowledgedWritesSurviveReopen({{"before", "acked"}}, {"doomed"});
 }
@@ -207,7 +207,7 @@ TEST_F(WriterFaultTest, EveryRequestOfTheFailedGroupFails) {
   for (auto& f : p) {
     WriteOutcome o = f.get_future().get();
     EXPECT_EQ(o.status.code(), Code::kIOError);
-    EXPECT_EQ(o.status.message(), "commit group of 3 requests: step: disk I/O error (fsync failed)");
+    EXPECT_EQ(o.status.message(), "commit group of 3 requests: step \"COMMIT\": disk I/O error (fsync failed)");
   }
   ExpectWritesStopped(store_->Ready());
   ExpectAcknowledgedWritesSurviveReopen({{"before", "acked"}, {"gate", "g"}}, {"group/0", "group/1", "group/2"});
