@@ -8,34 +8,22 @@
 #include "base/sha256.h"
 #include "node/schema.h"
 #include "node/write_ops.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/store_fixture.h"
 
 namespace walship {
 namespace {
 
-using walship::testing::TempDir;
+using walship::testing::DeleteOp;
+using walship::testing::PutOp;
 
-class FtsSyncTest : public ::testing::Test {
+class FtsSyncTest : public walship::testing::MigratedDbTest {
  protected:
-  void SetUp() override {
-    auto db = SqliteDb::Open(tmp_.Sub("index.db"), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-    ASSERT_TRUE(MigrateSchema(*db_).ok());
-    ASSERT_TRUE(PrepareFtsStaging(*db_).ok());
-  }
-
-  void Apply(WriteOp::Kind kind, const std::string& key, const std::string& content = "") {
-    WriteOp op;
-    op.kind = kind;
-    op.key = key;
-    op.content = content;
-    op.sha256 = Sha256Hex(content);
+  void Apply(const WriteOp& op) {
     auto r = ApplyWriteOp(*db_, op, 1000);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
   }
-  void Put(const std::string& key, const std::string& content) { Apply(WriteOp::Kind::kPut, key, content); }
-  void Delete(const std::string& key) { Apply(WriteOp::Kind::kDelete, key); }
+  void Put(const std::string& key, const std::string& content) { Apply(PutOp(key, content)); }
+  void Delete(const std::string& key) { Apply(DeleteOp(key)); }
 
   void Exec(const std::string& sql) {
     Status s = db_->Exec(sql);
@@ -61,9 +49,6 @@ class FtsSyncTest : public ::testing::Test {
     EXPECT_EQ(*db_->QueryInt("SELECT count(*) FROM temp.fts_old"), 0);
     EXPECT_EQ(*db_->QueryInt("SELECT count(*) FROM temp.fts_touched"), 0);
   }
-
-  TempDir tmp_;
-  std::unique_ptr<SqliteDb> db_;
 };
 
 TEST_F(FtsSyncTest, NothingIsIndexedBeforeTheFlush) {
