@@ -28,7 +28,7 @@ void PutArchive(RouteContext& ctx, const httplib::Request& req, httplib::Respons
                 const httplib::ContentReader& reader) {
   // Read the body first: a refusal that left it unread on a keep-alive
   // connection would have it parsed as the next request.
-  std::string body;
+  RequestBody body(ctx.body_budget);
   if (Status s = ReadBodyLimited(reader, ctx, &body); !s.ok()) return ReplyBodyError(res, s);
   const std::string key = req.matches[1];
   if (Status s = ValidateKey(key, static_cast<size_t>(ctx.config.max_key_bytes)); !s.ok()) return ReplyError(res, s);
@@ -39,7 +39,7 @@ void PutArchive(RouteContext& ctx, const httplib::Request& req, httplib::Respons
   if (*if_match && *if_none) {
     return ReplyError(res, Status::InvalidArgument("If-Match and If-None-Match cannot both be given"));
   }
-  auto op = ParsePutBody(key, req.get_header_value("Content-Type"), body, ctx.config);
+  auto op = ParsePutBody(key, req.get_header_value("Content-Type"), body.text, ctx.config);
   if (!op.ok()) return ReplyError(res, op.status());
   if (*if_match) {
     op->if_match = (*if_match)->version;

@@ -8,9 +8,9 @@ namespace walship::http {
 void RegisterBatchRoute(httplib::Server& svr, RouteContext& ctx) {
   svr.Post("/v1/batch", [&ctx](const httplib::Request& req, httplib::Response& res,
                                const httplib::ContentReader& reader) {
-    std::string body;
+    RequestBody body(ctx.body_budget);
     if (Status s = ReadBodyLimited(reader, ctx, &body); !s.ok()) return ReplyBodyError(res, s.Wrap("batch"));
-    auto ops = ParseBatchBody(req.get_header_value("Content-Type"), body, ctx.config);
+    auto ops = ParseBatchBody(req.get_header_value("Content-Type"), body.text, ctx.config);
     if (!ops.ok()) return ReplyError(res, ops.status().Wrap("batch"));
     // One request = one savepoint: if any op fails, none is applied.
     WriteOutcome out = ctx.store.Write(std::move(ops).value());

@@ -81,12 +81,29 @@ std::string RouteLabel(const std::string& path) {
   return "other";
 }
 
-Status ReadBodyLimited(const httplib::ContentReader& reader, const RouteContext& ctx, std::string* body) {
+bool BodyBudget::TryReserve(int64_t n) {
+  int64_t used = used_.load();
+  do {
+    if (used + n > limit_) return false;
+  } while (!used_.compare_exchange_weak(used, used + n));
+  return true;
+}
+
+bool RequestBody::Append(const char* data, size_t len) {
+  if (budget_ != nullptr) {
+    if (!budget_->TryReserve(static_cast<int64_t>(len))) return false;
+    reserved_ += static_cast<int64_t>(len);
+  }
+  text.append(data, len);
+  return true;
+}
+
+Status ReadBodyLimited(const httplib::ContentReader& reader, const RouteContext& ctx, RequestBody* body) {
   const int64_t max_bytes = ctx.config.max_body_bytes;
   const int64_t deadline_ns = ctx.clock.MonotonicNanos() + ctx.config.body_timeout_ms * 1'000'000;
   Status stopped;
   bool ok = reader([&](const char* data, size_t len) {
-    if (static_cast<int64_t>(body->size() + len) > max_bytes) {
+    if (static_cast<int64_t>(body->text.size() + len) > max_bytes) {
       stopped = Status::TooLarge("request body is over the limit of " + std::to_string(max_bytes) + " bytes");
       return false;
     }
@@ -99,7 +116,12 @@ Status ReadBodyLimited(const httplib::ContentReader& reader, const RouteContext&
                                          std::to_string(ctx.config.body_timeout_ms) + " ms");
       return false;
     }
-    body->append(data, len);
+    if (!body->Append(data, len)) {
+      stopped = Status::Unavailable("request bodies in flight are over limits.max_inflight_body_bytes (" +
+                                    std::to_string(ctx.config.max_inflight_body_bytes) + "); try again")
+                    .WithReason("overloaded");
+      return false;
+    }
     return true;
   });
   if (!stopped.ok()) return stopped;
@@ -119,8 +141,10 @@ void ReplyBodyError(httplib::Response& res, const Status& status) {
   ReplyErrorAndClose(res, status);
 }
 
-HttpServer::HttpServer(RouteContext ctx) : ctx_(std::move(ctx)) {
+HttpServer::HttpServer(RouteContext ctx)
+    : ctx_(std::move(ctx)), body_budget_(ctx_.config.max_inflight_body_bytes) {
   ctx_.draining = &draining_;
+  ctx_.body_budget = &body_budget_;
   const Config& c = ctx_.config;
   const size_t threads = static_cast<size_t>(c.http_threads);
   svr_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };

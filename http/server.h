@@ -19,6 +19,38 @@
 
 namespace walship::http {
 
+// Bytes of request bodies held by all connections at once, against
+// limits.max_inflight_body_bytes. Thread-safe.
+class BodyBudget {
+ public:
+  explicit BodyBudget(int64_t limit) : limit_(limit) {}
+  bool TryReserve(int64_t n);
+  void Release(int64_t n) { used_.fetch_sub(n); }
+  int64_t used() const { return used_.load(); }
+
+ private:
+  const int64_t limit_;
+  std::atomic<int64_t> used_{0};
+};
+
+// A request body and its share of the budget, given back when it goes.
+class RequestBody {
+ public:
+  explicit RequestBody(BodyBudget* budget) : budget_(budget) {}
+  RequestBody(const RequestBody&) = delete;
+  RequestBody& operator=(const RequestBody&) = delete;
+  ~RequestBody() {
+    if (budget_ != nullptr) budget_->Release(reserved_);
+  }
+  // Appends if the budget allows; false (and nothing appended) otherwise.
+  bool Append(const char* data, size_t len);
+  std::string text;
+
+ private:
+  BodyBudget* budget_;
+  int64_t reserved_ = 0;
+};
+
 // What route handlers need; outlives the server.
 struct RouteContext {
   const Config& config;
@@ -28,6 +60,7 @@ struct RouteContext {
   int64_t started_unix_ms;
   std::string role = "primary";
   const std::atomic<bool>* draining = nullptr;  // set by HttpServer: true once the drain began
+  BodyBudget* body_budget = nullptr;            // set by HttpServer
 };
 
 // httplib::Server with a listen backlog fit for a server. Debian's compiled
@@ -60,6 +93,7 @@ class HttpServer final : public Frontend {
   TunedHttplibServer svr_;
   std::thread thread_;
   std::atomic<bool> draining_{false};
+  BodyBudget body_budget_;
 };
 
 // "/v1/archives/{key}" for "/v1/archives/a/b": the metrics label of a path.
@@ -73,7 +107,7 @@ std::string MethodLabel(const std::string& method);
 // memory stays bounded. A body that trickles in past server.body_timeout_ms,
 // or is still arriving when the drain begins, is abandoned: one slow client
 // must not hold a thread, nor the shutdown, hostage.
-Status ReadBodyLimited(const httplib::ContentReader& reader, const RouteContext& ctx, std::string* body);
+Status ReadBodyLimited(const httplib::ContentReader& reader, const RouteContext& ctx, RequestBody* body);
 // Answers a ReadBodyLimited failure and ends the connection (the rest of the
 // body is unread). While draining, httplib ends it by itself and would not
 // write a content-provider body, so that case answers plainly.

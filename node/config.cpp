@@ -89,6 +89,7 @@ std::map<std::string, Setter> SettingsFor(Config* c) {
       {"limits.max_key_bytes", IntSetting(&c->max_key_bytes, 1, 65536)},
       {"limits.max_body_bytes", IntSetting(&c->max_body_bytes, 1024, 1ll << 30)},
       {"limits.max_metadata_bytes", IntSetting(&c->max_metadata_bytes, 2, 16ll << 20)},
+      {"limits.max_inflight_body_bytes", IntSetting(&c->max_inflight_body_bytes, 1024, 1ll << 40)},
       {"limits.max_batch_ops", IntSetting(&c->max_batch_ops, 1, 100000)},
       {"limits.default_list_limit", IntSetting(&c->default_list_limit, 1, 100000)},
       {"limits.max_list_limit", IntSetting(&c->max_list_limit, 1, 100000)},

@@ -44,6 +44,7 @@ struct Config {
   int64_t max_body_bytes = 16ll << 20;
   int64_t max_metadata_bytes = 64ll << 10;
   int64_t max_batch_ops = 1000;
+  int64_t max_inflight_body_bytes = 256ll << 20;  // all request bodies being held at once
   int64_t default_list_limit = 100;
   int64_t max_list_limit = 1000;
   int64_t default_search_limit = 20;

@@ -92,5 +92,45 @@ TEST(SlowClientTest, TricklingBodyDoesNotHoldTheDrain) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(6));
 }
 
+// While one client holds 30,000 body bytes, another's 30,000 pass the
+// 50,000-byte budget: 503 overloaded, nothing written; once the first is
+// done, the retry succeeds.
+TEST(SlowClientTest, BodiesInFlightAreBounded) {
+  TempDir dir;
+  std::string error;
+  auto node = NodeProcess::Start({.data_dir = dir.Sub("data"),
+                                  .config_toml = "[limits]\nmax_inflight_body_bytes = 50000\n"
+                                                 "max_body_bytes = 60000\nmax_metadata_bytes = 1024\n"},
+                                 &error);
+  ASSERT_NE(node, nullptr) << error;
+  int fd = Connect(node->port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, "PUT /v1/archives/held HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+                          "Content-Length: 40000\r\n\r\n" + std::string(30000, 'a')));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+  auto client = node->Client();
+  auto refused = client->Put("/v1/archives/second", std::string(30000, 'b'), "text/plain");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->body,
+            R"({"error":{"code":"overloaded","message":"request bodies in flight are over limits.max_inflight_body_bytes (50000); try again"}})");
+  EXPECT_EQ(node->Client()->Get("/v1/archives/second")->status, 404);
+
+  ASSERT_TRUE(SendAll(fd, std::string(10000, 'a')));
+  std::string answer;
+  char buf[4096];
+  for (int i = 0; i < 100 && answer.find("\r\n\r\n") == std::string::npos; ++i) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 201", 0), 0u) << answer;
+  auto retry = node->Client()->Put("/v1/archives/second", std::string(30000, 'b'), "text/plain");
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(retry->status, 201) << retry->body;
+}
+
 }  // namespace
 }  // namespace walship::testing
