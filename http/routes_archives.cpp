@@ -105,11 +105,15 @@ void ListArchives(RouteContext& ctx, const httplib::Request& req, httplib::Respo
   }
   auto page = ctx.store.List(prefix, after, limit);
   if (!page.ok()) return ReplyError(res, page.status());
-  json items = json::array();
-  for (const auto& r : page->items) items.push_back(RecordJson(r, /*with_content=*/false));
-  json body{{"items", std::move(items)}};
-  body["next_cursor"] = page->last_key_if_more ? json(EncodeCursor(*page->last_key_if_more)) : json(nullptr);
-  ReplyJson(res, 200, Dump(body));
+  std::string body = "{\"items\":[";
+  for (size_t i = 0; i < page->items.size(); ++i) {
+    if (i > 0) body += ',';
+    body += RecordJsonText(page->items[i], /*with_content=*/false);
+  }
+  body += "],\"next_cursor\":";
+  body += page->last_key_if_more ? Dump(json(EncodeCursor(*page->last_key_if_more))) : "null";
+  body += '}';
+  ReplyJson(res, 200, body);
 }
 
 void Search(RouteContext& ctx, const httplib::Request& req, httplib::Response& res) {

@@ -15,7 +15,6 @@ struct EventLoop::Handle {
   };
   std::function<void()> on_timer;
   std::function<void(int)> on_signal;
-  bool one_shot = false;
 };
 
 namespace {
@@ -72,7 +71,6 @@ void EventLoop::AddOneShotTimer(uint64_t delay_ms, std::function<void()> on_fire
   uv_timer_init(&loop_, &h->timer);
   h->timer.data = h.get();
   h->on_timer = std::move(on_fire);
-  h->one_shot = true;
   uv_timer_start(&h->timer, OnTimerFired, delay_ms, 0);
   handles_.push_back(std::move(h));
 }

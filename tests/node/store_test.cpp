@@ -22,6 +22,7 @@ namespace {
 
 using walship::testing::DeleteOp;
 using walship::testing::PutOp;
+using walship::testing::SubmitEach;
 using walship::testing::TempDir;
 using walship::testing::WriterGate;
 using Strings = std::vector<std::string>;
@@ -234,22 +235,17 @@ TEST_F(StoreTest, RequestsInAGroupSeeEarlierRequestsInQueueOrder) {
   ASSERT_TRUE(store_->Submit(WriteRequest{{PutOp("gate", "g")}, gate.Callback()}).ok());
   gate.WaitUntilHeld();
 
-  std::vector<std::promise<WriteOutcome>> p(3);
-  auto submit = [&](int i, WriteOp op) {
-    ASSERT_TRUE(store_->Submit(WriteRequest{{op}, [&p, i](WriteOutcome o) { p[i].set_value(std::move(o)); }}).ok());
-  };
   WriteOp create = PutOp("k", "one");
   create.if_none_match_any = true;
-  submit(0, create);
-  submit(1, create);  // the first one created it in the same transaction
   WriteOp update = PutOp("k", "two");
   update.if_match = 1;
-  submit(2, update);
+  // The second create fails: the first one created it in the same transaction.
+  auto p = SubmitEach(*store_, {{create}, {create}, {update}});
   gate.Release();
 
-  WriteOutcome first = p[0].get_future().get();
-  WriteOutcome second = p[1].get_future().get();
-  WriteOutcome third = p[2].get_future().get();
+  WriteOutcome first = p[0].get();
+  WriteOutcome second = p[1].get();
+  WriteOutcome third = p[2].get();
   ASSERT_TRUE(first.status.ok()) << first.status.ToString();
   EXPECT_EQ(second.status.code(), Code::kPreconditionFailed);
   ASSERT_TRUE(third.status.ok()) << third.status.ToString();
@@ -264,15 +260,9 @@ TEST_F(StoreTest, GroupWhereEveryRequestFailsUsesNoTxid) {
   WriterGate gate;
   ASSERT_TRUE(store_->Submit(WriteRequest{{PutOp("gate", "g")}, gate.Callback()}).ok());
   gate.WaitUntilHeld();
-  std::vector<std::promise<WriteOutcome>> p(3);
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(store_
-                    ->Submit(WriteRequest{{DeleteOp("ghost" + std::to_string(i))},
-                                          [&p, i](WriteOutcome o) { p[i].set_value(std::move(o)); }})
-                    .ok());
-  }
+  auto p = SubmitEach(*store_, {{DeleteOp("ghost0")}, {DeleteOp("ghost1")}, {DeleteOp("ghost2")}});
   gate.Release();
-  for (auto& f : p) EXPECT_EQ(f.get_future().get().status.code(), Code::kNotFound);
+  for (auto& f : p) EXPECT_EQ(f.get().status.code(), Code::kNotFound);
   EXPECT_EQ(store_->position().ToString(), "1/2");
   WriteOutcome next = Put("b", "y");
   ASSERT_TRUE(next.status.ok());

@@ -23,6 +23,7 @@ namespace walship {
 namespace {
 
 using walship::testing::PutOp;
+using walship::testing::SubmitEach;
 using walship::testing::TempDir;
 using walship::testing::WriterGate;
 
@@ -195,17 +196,11 @@ TEST_F(WriterFaultTest, EveryRequestOfTheFailedGroupFails) {
   WriterGate gate;
   ASSERT_TRUE(store_->Submit(WriteRequest{{PutOp("gate", "g")}, gate.Callback()}).ok());
   gate.WaitUntilHeld();
-  std::vector<std::promise<WriteOutcome>> p(3);
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(store_
-                    ->Submit(WriteRequest{{PutOp("group/" + std::to_string(i), "x")},
-                                          [&p, i](WriteOutcome o) { p[i].set_value(std::move(o)); }})
-                    .ok());
-  }
+  auto p = SubmitEach(*store_, {{PutOp("group/0", "x")}, {PutOp("group/1", "x")}, {PutOp("group/2", "x")}});
   MeteredVfsFaults().sync_countdown = 0;
   gate.Release();
   for (auto& f : p) {
-    WriteOutcome o = f.get_future().get();
+    WriteOutcome o = f.get();
     EXPECT_EQ(o.status.code(), Code::kIOError);
     EXPECT_EQ(o.status.message(), "commit group of 3 requests: step \"COMMIT\": disk I/O error (fsync failed)");
   }
@@ -388,17 +383,13 @@ TEST_F(WriterTest, GroupsAreCappedAtMaxGroupRequests) {
   WriterGate gate;
   ASSERT_TRUE(writer_->Submit(WriteRequest{{PutOp("gate", "g")}, gate.Callback()}).ok());
   gate.WaitUntilHeld();
-  std::vector<std::promise<WriteOutcome>> p(5);
-  for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(writer_
-                    ->Submit(WriteRequest{{PutOp("k" + std::to_string(i), "v")},
-                                          [&p, i](WriteOutcome o) { p[i].set_value(std::move(o)); }})
-                    .ok());
-  }
+  std::vector<std::vector<WriteOp>> requests;
+  for (int i = 0; i < 5; ++i) requests.push_back({PutOp("k" + std::to_string(i), "v")});
+  auto p = SubmitEach(*writer_, requests);
   gate.Release();
   std::vector<int64_t> txids;
   for (auto& f : p) {
-    WriteOutcome o = f.get_future().get();
+    WriteOutcome o = f.get();
     ASSERT_TRUE(o.status.ok());
     txids.push_back(o.position.txid);
   }

@@ -8,6 +8,7 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/sha256.h"
 #include "node/archive.h"
@@ -51,6 +52,22 @@ class MigratedDbTest : public ::testing::Test {
   TempDir tmp_;
   std::unique_ptr<SqliteDb> db_;
 };
+
+// Queues one request per list of ops and returns the futures of their
+// outcomes. With the writer held by a WriterGate, they commit as one group.
+// Target is a Store or a Writer.
+template <typename Target>
+std::vector<std::future<WriteOutcome>> SubmitEach(Target& target, const std::vector<std::vector<WriteOp>>& requests) {
+  std::vector<std::future<WriteOutcome>> outcomes;
+  for (const auto& ops : requests) {
+    auto done = std::make_shared<std::promise<WriteOutcome>>();
+    outcomes.push_back(done->get_future());
+    Status s = target.Submit(WriteRequest{ops, [done](WriteOutcome o) { done->set_value(std::move(o)); }});
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    if (!s.ok()) done->set_value(WriteOutcome{s, {}, {}});  // never leave a future hanging
+  }
+  return outcomes;
+}
 
 // Holds the writer thread inside a request's completion until released, so
 // requests submitted meanwhile are queued and committed together as one group.
