@@ -1,0 +1,216 @@
+// Reading SQLite's write-ahead log (the -wal file) frame by frame, verifying
+// what SQLite's own recovery verifies, and reporting what SQLite drops
+// without a word.
+//
+// Layout (SQLite's walformat): a 32-byte header (magic, format version, page
+// size, checkpoint sequence, salt-1, salt-2, checksum over the first 24
+// bytes), then frames of a 24-byte header (page number, database size in
+// pages after the commit or 0, salt-1, salt-2, cumulative checksum) and one
+// page image. All header fields are big-endian; the magic's low bit says in
+// which byte order the checksum reads its 32-bit words.
+//
+// A frame is valid when its salts equal the header's, its page number is not
+// 0 and its stored checksum equals the checksum continued from the previous
+// frame (the header for frame 1) over its first 8 header bytes and its page.
+// Only frames up to the last valid commit frame are data.
+//
+// Telling a torn tail from corruption: when a frame fails, the scan goes on
+// through the rest of the file, re-seeding each frame's checksum from the
+// stored checksum of the frame before it. A rolled-back transaction's spilled
+// frames may verify that way, but they never include a commit frame; frames
+// of an older WAL generation never verify (other salts). So a commit frame
+// that verifies behind a failed frame means committed data SQLite would
+// silently drop: corruption.
+//
+// Opening and closing the -wal file with plain file calls is safe while
+// SQLite has the database open: SQLite holds its POSIX locks on the database
+// and -shm files, not on the -wal.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace walship {
+
+inline constexpr uint32_t kWalMagicLittleEndianChecksums = 0x377f0682;
+inline constexpr uint32_t kWalMagicBigEndianChecksums = 0x377f0683;
+inline constexpr uint32_t kWalFormatVersion = 3007000;
+inline constexpr size_t kWalHeaderSize = 32;
+inline constexpr size_t kWalFrameHeaderSize = 24;
+
+struct WalChecksum {
+  uint32_t s1 = 0;
+  uint32_t s2 = 0;
+  bool operator==(const WalChecksum&) const = default;
+};
+
+// "0x" and 16 hex digits: s1 then s2.
+std::string WalChecksumHex(WalChecksum c);
+
+// SQLite's cumulative WAL checksum over `data` (a multiple of 8 bytes),
+// continued from `seed`, reading 32-bit words in the given byte order.
+WalChecksum ContinueWalChecksum(WalChecksum seed, std::string_view data, bool big_endian_words);
+
+struct WalHeader {
+  uint32_t magic = 0;
+  uint32_t format_version = 0;
+  uint32_t page_size = 0;
+  uint32_t checkpoint_seq = 0;
+  uint32_t salt1 = 0;
+  uint32_t salt2 = 0;
+  WalChecksum checksum;  // as stored
+
+  bool big_endian_checksums() const { return (magic & 1) != 0; }
+  size_t frame_size() const { return kWalFrameHeaderSize + page_size; }
+  // Byte offset of frame `index` (1-based).
+  uint64_t FrameOffset(uint32_t index) const {
+    return kWalHeaderSize + static_cast<uint64_t>(index - 1) * frame_size();
+  }
+};
+
+struct WalFrame {
+  uint32_t index = 0;                  // 1-based position in the WAL file
+  uint64_t offset = 0;                 // byte offset of the frame's 24-byte header
+  uint32_t page_number = 0;
+  uint32_t db_pages_after_commit = 0;  // non-zero only on a commit frame
+  WalChecksum checksum;                // cumulative, stored and verified
+  std::string page;                    // the page image, unless the scan was told not to keep it
+
+  bool is_commit() const { return db_pages_after_commit != 0; }
+};
+
+// How far a capture has read one WAL generation (told apart by its salts):
+// the last frame taken, always a commit frame, and the checksum stored in it.
+struct WalPosition {
+  uint32_t salt1 = 0;
+  uint32_t salt2 = 0;
+  uint32_t frame = 0;    // 0: nothing of this generation taken yet
+  WalChecksum checksum;  // stored in `frame`; the header's checksum when frame is 0
+  bool operator==(const WalPosition&) const = default;
+};
+
+// Why the run of valid frames ended.
+enum class WalStop {
+  kEndOfFile,          // the file ends on a frame boundary
+  kPartialFrame,       // the file ends inside a frame (or inside the header)
+  kSaltMismatch,       // a frame of another generation (or with damaged salts)
+  kZeroPageNumber,     // a frame naming page 0
+  kChecksumMismatch,   // a frame whose checksum does not continue the chain
+  kHeaderChecksum,     // the header itself fails its checksum: no frame is valid
+};
+std::string_view WalStopName(WalStop stop);
+
+enum class WalEnd {
+  // Nothing after the last commit frame but the end of the file or frames of
+  // an older generation (a restarted WAL is rewritten in place).
+  kClean,
+  // Uncommitted frames (a transaction in progress or rolled back) or a frame
+  // that does not verify, with no verified commit frame behind it. SQLite
+  // drops these too; they were never committed.
+  kTornTail,
+  // A frame fails and verified commit frames follow it: committed
+  // transactions SQLite would drop silently.
+  kCorruption,
+};
+std::string_view WalEndName(WalEnd end);
+
+// Committed data behind a failed frame.
+struct WalCorruption {
+  uint32_t bad_frame = 0;    // the first frame that failed (0: the header)
+  uint64_t bad_offset = 0;   // its byte offset
+  std::string reason;        // "checksum mismatch (stored 0x..., computed 0x...)"
+  uint32_t failed_frames = 0;  // frames from bad_frame to the last commit at stake that fail
+  std::vector<uint32_t> commit_frames_at_stake;  // verified commit frames behind bad_frame, ascending
+
+  // kCorruption: "wal frame 7 at byte 28952: checksum mismatch (stored 0x..,
+  // computed 0x..); 3 commit frames verify behind it (frames 9, 12, 20): ..."
+  Status ToStatus() const;
+};
+
+struct WalScan {
+  bool empty = false;     // no header to read (missing or zero-length file)
+  WalHeader header;       // valid unless empty
+  bool resumed = false;   // continued after the given position (same salts)
+  bool restarted = false; // a position was given but the WAL has other salts: scanned from frame 1
+
+  // Verified frames from the first scanned up to the last commit frame.
+  std::vector<WalFrame> frames;
+  // Where the next capture resumes: after the last commit frame scanned, or
+  // the starting point when no new commit was found.
+  WalPosition next;
+
+  uint32_t uncommitted_frames = 0;  // frames that verify after the last commit
+  WalStop stop = WalStop::kEndOfFile;
+  uint32_t stop_frame = 0;    // the frame the run stopped at (one past the last when at end of file)
+  uint64_t stop_offset = 0;   // its byte offset
+  std::string stop_detail;    // e.g. "checksum mismatch (stored 0x..., computed 0x...)"; empty at end of file
+
+  WalEnd end = WalEnd::kClean;
+  std::optional<WalCorruption> corruption;  // set exactly when end is kCorruption
+
+  uint32_t last_commit_frame() const { return frames.empty() ? 0 : frames.back().index; }
+};
+
+// Where the scan reads bytes from: a file, or bytes in memory (tests).
+class WalSource {
+ public:
+  virtual ~WalSource() = default;
+  // The size when the source was opened; the scan reads nothing past it.
+  virtual uint64_t size() const = 0;
+  // Reads exactly n bytes at offset (offset + n <= size()).
+  virtual Status ReadAt(uint64_t offset, size_t n, char* out) const = 0;
+};
+
+class BytesWalSource : public WalSource {
+ public:
+  explicit BytesWalSource(std::string_view bytes) : bytes_(bytes) {}
+  uint64_t size() const override { return bytes_.size(); }
+  Status ReadAt(uint64_t offset, size_t n, char* out) const override;
+
+ private:
+  std::string_view bytes_;
+};
+
+class FileWalSource : public WalSource {
+ public:
+  // NotFound when the file does not exist.
+  static Result<std::unique_ptr<FileWalSource>> Open(const std::string& path);
+  ~FileWalSource() override;
+  FileWalSource(const FileWalSource&) = delete;
+  FileWalSource& operator=(const FileWalSource&) = delete;
+  uint64_t size() const override { return size_; }
+  Status ReadAt(uint64_t offset, size_t n, char* out) const override;
+
+ private:
+  FileWalSource(int fd, uint64_t size, std::string path) : fd_(fd), size_(size), path_(std::move(path)) {}
+  int fd_;
+  uint64_t size_;
+  std::string path_;
+};
+
+struct WalScanOptions {
+  // Continue after this position when the WAL still has its salts; scan the
+  // whole WAL when unset or when the WAL restarted (other salts).
+  std::optional<WalPosition> after;
+  // False for a scan that only classifies (the start-up check): frames then
+  // carry no page image.
+  bool keep_pages = true;
+};
+
+// Errors: kCorruption for a header that is not a WAL header (bad magic,
+// format version or page size); kConflict, reason "wal_diverged", when the
+// WAL has the position's salts but not its frame and checksum (someone else
+// rewrote it); kIOError when reading fails. Damaged frames are not errors:
+// they are classified in the result (see WalEnd).
+Result<WalScan> ScanWal(const WalSource& source, const WalScanOptions& options = {});
+
+// A missing or empty file gives an empty scan.
+Result<WalScan> ScanWalFile(const std::string& path, const WalScanOptions& options = {});
+
+}  // namespace walship
