@@ -1,13 +1,6 @@
 #include "replication/wal_file.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
-
-#include "base/fs.h"
 
 namespace walship {
 
@@ -348,36 +341,9 @@ Status BytesWalSource::ReadAt(uint64_t offset, size_t n, char* out) const {
 }
 
 Result<std::unique_ptr<FileWalSource>> FileWalSource::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    if (err == ENOENT) return Status::NotFound(path + ": no such file");
-    return Status::IOError("open " + path + ": " + ErrnoMessage(err));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return Status::IOError("fstat " + path + ": " + ErrnoMessage(err));
-  }
-  return std::unique_ptr<FileWalSource>(new FileWalSource(fd, static_cast<uint64_t>(st.st_size), path));
-}
-
-FileWalSource::~FileWalSource() { ::close(fd_); }
-
-Status FileWalSource::ReadAt(uint64_t offset, size_t n, char* out) const {
-  size_t done = 0;
-  while (done < n) {
-    ssize_t got = ::pread(fd_, out + done, n - done, static_cast<off_t>(offset + done));
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return Status::IOError("read " + path_ + ": " + ErrnoMessage(errno));
-    if (got == 0) {
-      return Status::IOError("read " + path_ + ": file shrank to " + std::to_string(offset + done) +
-                             " bytes while being scanned");
-    }
-    done += static_cast<size_t>(got);
-  }
-  return Status::Ok();
+  Result<ReadOnlyFile> file = ReadOnlyFile::Open(path);
+  if (!file.ok()) return file.status();
+  return std::unique_ptr<FileWalSource>(new FileWalSource(std::move(file).value()));
 }
 
 Result<WalScan> ScanWal(const WalSource& source, const WalScanOptions& options) {

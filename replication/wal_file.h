@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "replication/read_only_file.h"
 
 namespace walship {
 
@@ -181,17 +182,12 @@ class FileWalSource : public WalSource {
  public:
   // NotFound when the file does not exist.
   static Result<std::unique_ptr<FileWalSource>> Open(const std::string& path);
-  ~FileWalSource() override;
-  FileWalSource(const FileWalSource&) = delete;
-  FileWalSource& operator=(const FileWalSource&) = delete;
-  uint64_t size() const override { return size_; }
-  Status ReadAt(uint64_t offset, size_t n, char* out) const override;
+  uint64_t size() const override { return file_.size(); }
+  Status ReadAt(uint64_t offset, size_t n, char* out) const override { return file_.ReadAt(offset, n, out); }
 
  private:
-  FileWalSource(int fd, uint64_t size, std::string path) : fd_(fd), size_(size), path_(std::move(path)) {}
-  int fd_;
-  uint64_t size_;
-  std::string path_;
+  explicit FileWalSource(ReadOnlyFile file) : file_(std::move(file)) {}
+  ReadOnlyFile file_;
 };
 
 struct WalScanOptions {

@@ -1,0 +1,71 @@
+#include "replication/db_checksum.h"
+
+#include <xxhash.h>
+
+#include <cstdio>
+
+#include "replication/read_only_file.h"
+
+namespace walship {
+
+DbChecksum::DbChecksum(uint32_t page_size) : page_size_(page_size), zero_page_(page_size, '\0') {}
+
+uint64_t DbChecksum::PageHash(uint32_t page_number, std::string_view page) {
+  return XXH3_64bits_withSeed(page.data(), page.size(), page_number);
+}
+
+uint64_t DbChecksum::ZeroPageHash(uint32_t page_number) const { return PageHash(page_number, zero_page_); }
+
+void DbChecksum::SetPageCount(uint32_t page_count) {
+  while (page_hashes_.size() > page_count) {
+    sum_ -= page_hashes_.back();
+    page_hashes_.pop_back();
+  }
+  page_hashes_.reserve(page_count);
+  while (page_hashes_.size() < page_count) {
+    uint64_t h = ZeroPageHash(static_cast<uint32_t>(page_hashes_.size() + 1));
+    page_hashes_.push_back(h);
+    sum_ += h;
+  }
+}
+
+Status DbChecksum::UpdatePage(uint32_t page_number, std::string_view page) {
+  if (page_number == 0) return Status::InvalidArgument("database checksum: page number 0");
+  if (page.size() != page_size_) {
+    return Status::InvalidArgument("database checksum: page " + std::to_string(page_number) + " has " +
+                                   std::to_string(page.size()) + " bytes, the page size is " +
+                                   std::to_string(page_size_));
+  }
+  if (page_number > page_hashes_.size()) SetPageCount(page_number);
+  uint64_t& slot = page_hashes_[page_number - 1];
+  sum_ -= slot;
+  slot = PageHash(page_number, page);
+  sum_ += slot;
+  return Status::Ok();
+}
+
+Result<DbChecksum> DbChecksum::ComputeFromFile(const std::string& path, uint32_t page_size) {
+  Result<ReadOnlyFile> file = ReadOnlyFile::Open(path);
+  if (!file.ok()) return file.status();
+  if (file->size() % page_size != 0) {
+    return Status::Corruption("database file " + path + ": size " + std::to_string(file->size()) +
+                              " is not a multiple of the page size " + std::to_string(page_size));
+  }
+  DbChecksum sum(page_size);
+  std::string page(page_size, '\0');
+  const auto pages = static_cast<uint32_t>(file->size() / page_size);
+  for (uint32_t pgno = 1; pgno <= pages; ++pgno) {
+    WALSHIP_RETURN_IF_ERROR(file->ReadAt(static_cast<uint64_t>(pgno - 1) * page_size, page_size, page.data()));
+    // Cannot fail: the page number is at least 1 and the page has the page size.
+    sum.UpdatePage(pgno, page).IgnoreError();
+  }
+  return sum;
+}
+
+std::string DbChecksumHex(uint64_t value) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%016llx", static_cast<unsigned long long>(value));
+  return buf;
+}
+
+}  // namespace walship
