@@ -1,0 +1,55 @@
+// Encoding and decoding segment bytes (layout: replication/segment_format.h).
+// No other code reads or writes them.
+//
+// Decoding checks, in this order, and stops at the first failure, each with
+// its own message: the header's size, magic, major version, header length,
+// header checksum, then the header's own rules (flags, page size, commit
+// index, lengths); then, for a whole segment, the total length (truncated or
+// trailing bytes), the stored body's XXH64, decompression, the uncompressed
+// length, the body's SHA-256, and that every frame matches the commit index.
+// Every decode error is kCorruption; encoding refuses an inconsistent
+// segment with kInvalidArgument.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "replication/segment_format.h"
+
+namespace walship {
+
+struct DecodedSegmentHeader {
+  SegmentHeader header;
+  size_t header_length = 0;
+  Sha256Digest segment_sha256{};  // SHA-256 of the header bytes: what the next segment links to
+};
+
+struct DecodedSegment {
+  DecodedSegmentHeader header;
+  std::vector<SegmentFrame> frames;
+};
+
+struct EncodedSegment {
+  std::string bytes;
+  DecodedSegmentHeader header;  // as written, derived fields filled in
+};
+
+// Fills in the derived header fields (see SegmentHeader) and compresses the
+// body with zstd at `zstd_level`.
+Result<EncodedSegment> EncodeSegment(const Segment& segment, int zstd_level);
+
+// Reads and checks only the header; `bytes` may hold the body too, or not.
+Result<DecodedSegmentHeader> DecodeSegmentHeader(std::string_view bytes);
+
+// Reads and checks a whole segment file's bytes.
+Result<DecodedSegment> DecodeSegment(std::string_view bytes);
+
+std::string HexOf(const uint8_t* data, size_t n);
+template <size_t N>
+std::string HexOf(const std::array<uint8_t, N>& a) {
+  return HexOf(a.data(), N);
+}
+
+}  // namespace walship
