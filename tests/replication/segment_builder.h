@@ -63,7 +63,8 @@ inline Segment NextSampleSegment(const DecodedSegmentHeader& prev) {
   h.db_checksum_after = p.db_checksum_after * 31 + h.sequence;
   h.sealed_unix_ms = p.sealed_unix_ms + 1000;
   const uint32_t pages = p.db_pages_after;
-  h.commits = {{p.last_txid + 1, h.sealed_unix_ms - 500, 2, pages + 1}, {p.last_txid + 2, h.sealed_unix_ms - 1, 3, pages + 1}};
+  h.commits = {{p.last_txid + 1, h.sealed_unix_ms - 500, 2, pages + 1},
+               {p.last_txid + 2, h.sealed_unix_ms - 1, 3, pages + 1}};
   s.frames = {{1, 0, SamplePage(h.sequence * 10)}, {pages + 1, pages + 1, SamplePage(h.sequence * 10 + 1)},
               {2, pages + 1, SamplePage(h.sequence * 10 + 2)}};
   return s;

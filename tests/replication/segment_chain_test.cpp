@@ -111,9 +111,9 @@ TEST(SegmentChainTest, ReplacedSegmentBreaksTheNextLink) {
 TEST(SegmentChainTest, DatabaseChecksumBeforeIsNotTheChecksumAfterOfTheOneBefore) {
   std::vector<DecodedSegmentHeader> chain = SampleChain(6);
   chain[2] = Reencoded(chain, 2, [](Segment* s) { s->header.db_checksum_before += 1; });
-  EXPECT_EQ(ChainError(chain), "segment 3: database checksum before " +
-                                   DbChecksumHex(chain[1].header.db_checksum_after + 1) + " is not segment 2's checksum after " +
-                                   DbChecksumHex(chain[1].header.db_checksum_after));
+  const uint64_t after = chain[1].header.db_checksum_after;
+  EXPECT_EQ(ChainError(chain), "segment 3: database checksum before " + DbChecksumHex(after + 1) +
+                                   " is not segment 2's checksum after " + DbChecksumHex(after));
 }
 
 TEST(SegmentChainTest, DatabaseSizeBeforeIsNotTheSizeAfterOfTheOneBefore) {
