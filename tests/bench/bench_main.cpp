@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
   int read_clients = 32, read_rounds = 2, batch_rows = 100;
   std::string client_kind = "raw";
   bool wrk = false, no_access_log = false, strict = false, keep = false;
+  std::string node_toml;
   app.add_option("--walship", walship, "the walship binary")->required()->check(CLI::ExistingFile);
   app.add_option("--seconds", seconds, "measured seconds per phase")->capture_default_str()->check(CLI::Range(0.2, 600.0));
   app.add_option("--warmup", warmup, "warm-up seconds before each phase")->capture_default_str()->check(CLI::Range(0.0, 60.0));
@@ -123,6 +124,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::IsMember({"raw", "httplib"}));
   app.add_flag("--wrk", wrk, "also measure GET /healthz and GET by key with /usr/bin/wrk (second opinion)");
   app.add_flag("--no-access-log", no_access_log, "start the node with log.access_log = false");
+  app.add_option("--node-toml", node_toml, "extra TOML for the node's config file (experiments: "
+                 "\"[checkpoint]\\ninterval_ms = 10000\")");
   app.add_flag("--strict", strict, "exit 3 when a target is missed");
   app.add_flag("--keep", keep, "keep the folder (databases and the node's log) after the run");
   CLI11_PARSE(app, argc, argv);
@@ -200,6 +203,7 @@ int main(int argc, char** argv) {
   opts.binary = walship;
   opts.data_dir = dir + "/node";
   if (no_access_log) opts.config_toml = "[log]\naccess_log = false\n";
+  if (!node_toml.empty()) opts.config_toml += node_toml + "\n";
   auto node = NodeProcess::Start(opts, &err);
   if (!node) {
     std::fprintf(stderr, "walship_bench: cannot start the node: %s\n", err.c_str());
