@@ -1,0 +1,81 @@
+// The segment store: a folder of sealed segment files (and base snapshots),
+// by default DATA/segments.
+//
+// File names (the sequence decides the order; the txids are for people):
+//   segment  <sequence:20 digits>-<first txid:20 digits>-<last txid:20 digits>.wseg
+//   base     base-<sequence:20 digits>.db   the database a chain-start segment
+//            with that sequence applies onto (absent when the chain starts
+//            from an empty file)
+// Everything is published durably: a temp file in the folder, fsync, rename,
+// fsync of the folder. Temp files ("tmp-" + the final name) left by a crash
+// are never listed as segments; the next publish of that name overwrites them.
+// Any other name in the folder is an error (see List): the store never
+// guesses what a stray file means.
+//
+// Thread contract: one writer (the capture, on the writer thread) at a time;
+// listing and reading may happen from any thread (they only read files).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "replication/segment_codec.h"
+
+namespace walship {
+
+struct SegmentFileEntry {
+  uint64_t sequence = 0;
+  uint64_t first_txid = 0;
+  uint64_t last_txid = 0;
+  std::string path;
+  int64_t bytes = 0;
+};
+
+class SegmentStore {
+ public:
+  // Creates the folder (durably) when missing.
+  static Result<std::unique_ptr<SegmentStore>> Open(const std::string& dir);
+
+  const std::string& dir() const { return dir_; }
+
+  // Publishes a sealed segment durably under its name. Publishing the same
+  // bytes again is a no-op; a different segment with the same sequence is
+  // refused (kConflict) and changes nothing.
+  Status Publish(const EncodedSegment& segment);
+
+  // Copies the database snapshot at `snapshot_path` (a closed file) into the
+  // store as the base of the chain-start segment `sequence`, durably.
+  Status PublishBase(uint64_t sequence, const std::string& snapshot_path);
+  // The base snapshot's path for a chain-start segment, if the store has one.
+  std::optional<std::string> BasePath(uint64_t sequence) const;
+
+  // Every segment file, by sequence (then name: two files may claim one
+  // sequence, and List reports both); base snapshots and temp files are not
+  // listed. A name that is none of these is an error naming the file
+  // (kCorruption), never skipped silently.
+  Result<std::vector<SegmentFileEntry>> List() const;
+  Result<std::string> ReadBytes(const SegmentFileEntry& entry) const;
+  // The decoded, checked header of the segment with the highest sequence;
+  // nullopt when the store holds no segment. A header that does not match
+  // its file name is kCorruption.
+  Result<std::optional<DecodedSegmentHeader>> NewestHeader() const;
+
+  static std::string SegmentFileName(uint64_t sequence, uint64_t first_txid, uint64_t last_txid);
+  static std::string BaseFileName(uint64_t sequence);
+  // The sequence and txids a segment file name encodes; nullopt when `name`
+  // (no folder) is not exactly a segment file name. Sets no path or size.
+  static std::optional<SegmentFileEntry> ParseSegmentFileName(const std::string& name);
+  // kCorruption, without naming the file (the caller does), when the header
+  // says another sequence or txid range than the file's name.
+  static Status CheckNameMatchesHeader(const SegmentFileEntry& entry, const SegmentHeader& header);
+
+ private:
+  explicit SegmentStore(std::string dir) : dir_(std::move(dir)) {}
+  std::string dir_;
+};
+
+}  // namespace walship
