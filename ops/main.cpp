@@ -2,9 +2,11 @@
 #include <CLI/CLI.hpp>
 
 #include <csignal>
+#include <iostream>
 #include <optional>
 #include <string>
 
+#include "ops/segments_command.h"
 #include "ops/serve_command.h"
 
 int main(int argc, char** argv) {
@@ -27,6 +29,9 @@ int main(int argc, char** argv) {
   serve->add_option("--log-level", log_level, "trace, debug, info, warn, error; overrides log.level");
   serve->add_option("--log-format", log_format, "text or json; overrides log.format");
 
+  walship::SegmentsArgs segments_args;
+  auto* segments = walship::AddSegmentsCommand(app, &segments_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -43,5 +48,6 @@ int main(int argc, char** argv) {
     if (!config_path.empty()) path = config_path;
     return walship::RunServe(path, o);
   }
+  if (segments->parsed()) return walship::RunSegments(segments_args, std::cout, std::cerr);
   return 2;
 }
