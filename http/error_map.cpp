@@ -6,6 +6,9 @@
 namespace walship::http {
 
 int HttpStatusFor(const Status& status) {
+  // Refused at start-up (a damaged WAL with committed transactions behind
+  // the damage): the bytes are kept for an operator; until then, try later.
+  if (status.reason() == "wal_corrupt") return 503;
   switch (status.code()) {
     case Code::kOk: return 200;
     case Code::kInvalidArgument: return 400;

@@ -27,6 +27,7 @@ void RegisterOpsRoutes(httplib::Server& svr, RouteContext& ctx) {
 
   svr.Get("/readyz", [&ctx](const httplib::Request&, httplib::Response& res) {
     Status s = ctx.store.Ready();
+    if (ctx.store.refused()) return ReplyError(res, ctx.store.refusal());
     if (!s.ok()) return ReplyError(res, Status::Unavailable("not ready: " + s.ToString()).WithReason("not_ready"));
     ReplyJson(res, 200, R"({"status":"ready"})");
   });
@@ -48,6 +49,14 @@ void RegisterOpsRoutes(httplib::Server& svr, RouteContext& ctx) {
     };
     body["last_checkpoint"] = last_ckpt ? nlohmann::json(FormatRfc3339Millis(last_ckpt)) : nlohmann::json(nullptr);
     body["error"] = ready.ok() ? nlohmann::json(nullptr) : nlohmann::json(ready.ToString());
+    body["state"] = ctx.store.refused() ? "refused" : "serving";
+    if (ctx.store.refused()) {
+      // The position is unknown: the database was never opened.
+      body["position"] = body["timeline"] = body["txid"] = nullptr;
+      body["refusal"] = {{"code", ErrorCodeFor(ctx.store.refusal())},
+                         {"finding", ctx.store.refusal().message()},
+                         {"action", ctx.store.refusal_action()}};
+    }
     ReplyJson(res, 200, Dump(body));
   });
 

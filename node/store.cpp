@@ -6,6 +6,7 @@
 #include "node/metered_vfs.h"
 #include "node/schema.h"
 #include "node/write_ops.h"
+#include "replication/startup_scan.h"
 
 namespace walship {
 namespace {
@@ -37,6 +38,12 @@ Result<std::unique_ptr<Store>> Store::Open(const Config& config, Clock& clock, M
   WALSHIP_RETURN_IF_ERROR(EnsureDirectory(config.data_dir).Wrap(context));
   auto lock = DirectoryLock::Acquire(config.data_dir);
   if (!lock.ok()) return lock.status().Wrap(context);
+  // Before SQLite touches the files: a damaged WAL with committed frames
+  // behind the damage must reach no SQLite connection, not even read-only.
+  auto wal = ScanWalAtStartup(config.DatabasePath());
+  if (!wal.ok()) return wal.status().Wrap(context);
+  LogStartupWalReport(*wal);
+  if (wal->refused()) return Refused(config, std::move(lock).value(), *wal);
   WALSHIP_RETURN_IF_ERROR(RouteSqliteLogToNodeLog());
   WALSHIP_RETURN_IF_ERROR(RegisterMeteredVfs(&metrics.GetHistogram(
       "walship_fsync_seconds", "Duration of each fsync SQLite asks for", LatencyBuckets())));
@@ -60,9 +67,19 @@ Result<std::unique_ptr<Store>> Store::Open(const Config& config, Clock& clock, M
   return store;
 }
 
+std::unique_ptr<Store> Store::Refused(const Config& config, DirectoryLock lock, const StartupWalReport& report) {
+  std::unique_ptr<Store> store(new Store(config, std::move(lock)));
+  store->db_path_ = config.DatabasePath();
+  store->refusal_ = report.refusal;
+  store->refusal_action_ = report.action;
+  store->refused_wal_bytes_ = static_cast<int64_t>(report.wal_bytes);
+  return store;
+}
+
 Store::~Store() { Close(); }
 
 Status Store::Submit(WriteRequest request) {
+  if (refused()) return refusal_;
   if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
   return writer_->Submit(std::move(request));
 }
@@ -76,6 +93,7 @@ WriteOutcome Store::Write(std::vector<WriteOp> ops) {
 }
 
 Result<Record> Store::Get(const std::string& key) {
+  if (refused()) return refusal_;
   auto lease = readers_->Acquire();
   if (!lease) return Status::Unavailable("the store is closed").WithReason("shutting_down");
   return GetArchive(lease->db(), key);
@@ -83,18 +101,21 @@ Result<Record> Store::Get(const std::string& key) {
 
 Result<ListPage> Store::List(const std::string& prefix, const std::optional<std::string>& after_key,
                              int64_t limit) {
+  if (refused()) return refusal_;
   auto lease = readers_->Acquire();
   if (!lease) return Status::Unavailable("the store is closed").WithReason("shutting_down");
   return ListArchives(lease->db(), prefix, after_key, limit);
 }
 
 Result<std::vector<SearchHit>> Store::Search(const std::string& query, int64_t limit) {
+  if (refused()) return refusal_;
   auto lease = readers_->Acquire();
   if (!lease) return Status::Unavailable("the store is closed").WithReason("shutting_down");
   return SearchArchives(lease->db(), query, limit);
 }
 
 Status Store::Ready() const {
+  if (refused()) return refusal_;
   if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
   return writer_->Health();
 }

@@ -4,6 +4,12 @@
 // synchronous=FULL, no automatic checkpoints, no checkpoint on close),
 // migrates the schema, reads the position, opens the read pool and starts the
 // writer. Reads may be called from any thread; writes are queued to the writer.
+//
+// Before any of that it scans the -wal (replication/startup_scan.h). When
+// committed transactions sit behind a damaged frame, Open() returns a
+// *refused* store instead: no SQLite connection at all, the -wal and -shm
+// untouched, and every method answers the refusal (kCorruption, reason
+// "wal_corrupt"), so the node can stay up and say what is wrong.
 #pragma once
 
 #include <atomic>
@@ -24,6 +30,8 @@
 
 namespace walship {
 
+struct StartupWalReport;
+
 class Store {
  public:
   static Result<std::unique_ptr<Store>> Open(const Config& config, Clock& clock, MetricsRegistry& metrics);
@@ -38,12 +46,18 @@ class Store {
   Result<ListPage> List(const std::string& prefix, const std::optional<std::string>& after_key, int64_t limit);
   Result<std::vector<SearchHit>> Search(const std::string& query, int64_t limit);
 
-  void RequestCheckpoint() { writer_->RequestCheckpoint(); }
-  Position position() const { return writer_->position(); }
+  void RequestCheckpoint() {
+    if (writer_) writer_->RequestCheckpoint();
+  }
+  Position position() const { return writer_ ? writer_->position() : Position{}; }
   // Ok when the database is open and writable.
   Status Ready() const;
-  int64_t WalBytes() const { return writer_->WalBytes(); }
-  int64_t LastCheckpointUnixMillis() const { return writer_->LastCheckpointUnixMillis(); }
+  int64_t WalBytes() const { return writer_ ? writer_->WalBytes() : refused_wal_bytes_; }
+  int64_t LastCheckpointUnixMillis() const { return writer_ ? writer_->LastCheckpointUnixMillis() : 0; }
+  // Refused at start-up: the database was never opened (see above).
+  bool refused() const { return !refusal_.ok(); }
+  const Status& refusal() const { return refusal_; }
+  const std::string& refusal_action() const { return refusal_action_; }
   const std::string& database_path() const { return db_path_; }
 
   // Commits what is queued, checkpoints, closes every connection. Idempotent.
@@ -51,6 +65,7 @@ class Store {
 
  private:
   Store(const Config& config, DirectoryLock lock) : config_(config), lock_(std::move(lock)) {}
+  static std::unique_ptr<Store> Refused(const Config& config, DirectoryLock lock, const StartupWalReport& report);
 
   const Config& config_;
   DirectoryLock lock_;
@@ -58,6 +73,9 @@ class Store {
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<ReadPool> readers_;
   std::atomic<bool> closed_{false};
+  Status refusal_;  // set only in a refused store, which has no writer and no readers
+  std::string refusal_action_;
+  int64_t refused_wal_bytes_ = 0;
 };
 
 }  // namespace walship

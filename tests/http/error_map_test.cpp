@@ -71,6 +71,14 @@ TEST(ReplyErrorTest, ReasonBecomesTheCode) {
   EXPECT_EQ(res.body, R"({"error":{"code":"shutting_down","message":"the store is closed"}})");
 }
 
+TEST(ReplyErrorTest, RefusedWalIsUnavailableNotAServerError) {
+  httplib::Response res;
+  ReplyError(res, Status::Corruption("/d/index.db-wal: wal frame 7 at byte 6968: ...").WithReason("wal_corrupt"));
+  EXPECT_EQ(res.status, 503);
+  EXPECT_EQ(res.body, R"({"error":{"code":"wal_corrupt","message":"/d/index.db-wal: wal frame 7 at byte 6968: ..."}})");
+  EXPECT_EQ(HttpStatusFor(Status::Corruption("page 3: bad")), 500);
+}
+
 TEST(ReplyErrorTest, ExplicitStatusAndCode) {
   httplib::Response res;
   ReplyError(res, 405, "method_not_allowed", "use GET");
