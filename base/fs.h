@@ -40,4 +40,7 @@ class DirectoryLock {
 
 std::string ErrnoMessage(int err);
 
+// pwrite of all of `data` at `offset` (retrying short writes and EINTR).
+Status WriteAllAt(int fd, std::string_view data, int64_t offset);
+
 }  // namespace walship

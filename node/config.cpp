@@ -86,6 +86,11 @@ std::map<std::string, Setter> SettingsFor(Config* c) {
       {"commit.max_group_requests", IntSetting(&c->max_group_requests, 1, 100000)},
       {"checkpoint.interval_ms", IntSetting(&c->checkpoint_interval_ms, 10, kMaxMs)},
       {"checkpoint.wal_bytes", IntSetting(&c->checkpoint_wal_bytes, 4096, 1ll << 40)},
+      {"segments.dir", StringSetting([c](const std::string& v) -> Status {
+         c->segments_dir = v;  // empty: DATA/segments
+         return Status::Ok();
+       })},
+      {"segments.zstd_level", IntSetting(&c->segments_zstd_level, 1, 19)},
       {"limits.max_key_bytes", IntSetting(&c->max_key_bytes, 1, 65536)},
       {"limits.max_body_bytes", IntSetting(&c->max_body_bytes, 1024, 1ll << 30)},
       {"limits.max_metadata_bytes", IntSetting(&c->max_metadata_bytes, 2, 16ll << 20)},

@@ -39,6 +39,10 @@ struct Config {
   int64_t checkpoint_interval_ms = 1000;
   int64_t checkpoint_wal_bytes = 64ll << 20;
 
+  // [segments]
+  std::string segments_dir;          // empty: DATA/segments
+  int64_t segments_zstd_level = 3;
+
   // [limits]
   int64_t max_key_bytes = 1024;
   int64_t max_body_bytes = 16ll << 20;
@@ -56,6 +60,7 @@ struct Config {
   bool access_log = true;
 
   std::string DatabasePath() const { return data_dir + "/index.db"; }
+  std::string SegmentsPath() const { return segments_dir.empty() ? data_dir + "/segments" : segments_dir; }
 };
 
 // Flags given on the command line; unset ones leave the file's value.

@@ -50,13 +50,20 @@ DROP TRIGGER archives_fts_insert;
 DROP TRIGGER archives_fts_delete;
 DROP TRIGGER archives_fts_update;
 )sql",
+      // 3: the cluster's identity, written once when the database is made;
+      // every segment carries it (a standby's copy keeps the primary's).
+      R"sql(
+CREATE TABLE cluster_identity (
+  id         INTEGER PRIMARY KEY CHECK (id = 1),
+  cluster_id TEXT    NOT NULL CHECK (length(cluster_id) = 32)
+);
+INSERT INTO cluster_identity (id, cluster_id) VALUES (1, lower(hex(randomblob(16))));
+)sql",
   };
   return kMigrations;
 }
 
-}  // namespace
-
-Status MigrateSchema(SqliteDb& db) {
+Status ApplyPendingMigrations(SqliteDb& db) {
   WALSHIP_RETURN_IF_ERROR(
       db.Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").Wrap("migrate schema"));
   auto current = db.QueryInt("SELECT coalesce(max(version), 0) FROM schema_version");
@@ -68,16 +75,24 @@ Status MigrateSchema(SqliteDb& db) {
   }
   for (size_t v = static_cast<size_t>(*current); v < migrations.size(); ++v) {
     std::string context = "migrate schema to version " + std::to_string(v + 1);
-    WALSHIP_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE").Wrap(context));
-    Status s = db.Exec(migrations[v]);
-    if (s.ok()) s = db.Exec("DELETE FROM schema_version; INSERT INTO schema_version VALUES (" + std::to_string(v + 1) + ")");
-    if (s.ok()) s = db.Exec("COMMIT");
-    if (!s.ok()) {
-      db.Exec("ROLLBACK").IgnoreError();  // the original error is the one to report
-      return s.Wrap(context);
-    }
+    WALSHIP_RETURN_IF_ERROR(db.Exec(migrations[v]).Wrap(context));
+    WALSHIP_RETURN_IF_ERROR(
+        db.Exec("DELETE FROM schema_version; INSERT INTO schema_version VALUES (" + std::to_string(v + 1) + ")")
+            .Wrap(context));
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status MigrateSchema(SqliteDb& db) {
+  // One transaction for every step: a database is never left half-migrated,
+  // and a new one is made by exactly one commit (txid 0 of its segment chain).
+  WALSHIP_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE").Wrap("migrate schema"));
+  Status s = ApplyPendingMigrations(db);
+  if (s.ok()) s = db.Exec("COMMIT").Wrap("migrate schema");
+  if (!s.ok()) db.Exec("ROLLBACK").IgnoreError();  // the original error is the one to report
+  return s;
 }
 
 }  // namespace walship

@@ -7,7 +7,7 @@
 
 namespace walship {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // Brings `db` (the write connection) to kSchemaVersion. A database from a
 // newer walship (higher version) is refused, untouched.

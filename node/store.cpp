@@ -6,6 +6,7 @@
 #include "node/metered_vfs.h"
 #include "node/schema.h"
 #include "node/write_ops.h"
+#include "node/identity.h"
 #include "replication/startup_scan.h"
 
 namespace walship {
@@ -50,18 +51,22 @@ Result<std::unique_ptr<Store>> Store::Open(const Config& config, Clock& clock, M
 
   std::unique_ptr<Store> store(new Store(config, std::move(lock).value()));
   store->db_path_ = config.DatabasePath();
+  const bool created = FileSizeOrZero(store->db_path_) == 0;
   auto db = SqliteDb::Open(store->db_path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, kMeteredVfsName);
   if (!db.ok()) return db.status().Wrap(context);
   WALSHIP_RETURN_IF_ERROR(ConfigureWriteConnection(**db, config).Wrap(context));
   WALSHIP_RETURN_IF_ERROR(MigrateSchema(**db).Wrap(context));
   auto pos = ReadPosition(**db);
   if (!pos.ok()) return pos.status().Wrap(context + ": read position");
+  // Before any reader opens: the capture may checkpoint and copy the file.
+  WALSHIP_RETURN_IF_ERROR(store->StartCapture(**db, *pos, created, clock, metrics).Wrap(context));
 
   auto readers = ReadPool::Open(store->db_path_, static_cast<int>(config.read_connections),
                                 static_cast<int>(config.busy_timeout_ms), kMeteredVfsName);
   if (!readers.ok()) return readers.status().Wrap(context);
   store->readers_ = std::move(readers).value();
   store->writer_ = std::make_unique<Writer>(std::move(db).value(), config, clock, metrics, *pos);
+  store->writer_->SetCheckpointHook(store->capture_.get());
   store->writer_->Start();
   LogInfo("store open", {{"database", store->db_path_}, {"position", pos->ToString()}});
   return store;
@@ -74,6 +79,19 @@ std::unique_ptr<Store> Store::Refused(const Config& config, DirectoryLock lock, 
   store->refusal_action_ = report.action;
   store->refused_wal_bytes_ = static_cast<int64_t>(report.wal_bytes);
   return store;
+}
+
+Status Store::StartCapture(SqliteDb& db, Position pos, bool created, Clock& clock, MetricsRegistry& metrics) {
+  auto identity = ReadCaptureIdentity(db, config_.data_dir, pos.timeline);
+  if (!identity.ok()) return identity.status();
+  auto segments = SegmentStore::Open(config_.SegmentsPath());
+  if (!segments.ok()) return segments.status();
+  segments_ = std::move(segments).value();
+  auto capture = WalCapture::Start(db.raw(), db_path_, *segments_, *identity, pos.txid, created,
+                                   static_cast<int>(config_.segments_zstd_level), clock, metrics);
+  if (!capture.ok()) return capture.status();
+  capture_ = std::move(capture).value();
+  return Status::Ok();
 }
 
 Store::~Store() { Close(); }

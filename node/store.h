@@ -27,6 +27,8 @@
 #include "node/read_pool.h"
 #include "node/reads.h"
 #include "node/writer.h"
+#include "replication/segment_store.h"
+#include "replication/wal_capture.h"
 
 namespace walship {
 
@@ -63,13 +65,25 @@ class Store {
   // Commits what is queued, checkpoints, closes every connection. Idempotent.
   void Close();
 
+  // The newest segment and the database checksum after it (status).
+  std::optional<CaptureStats> Capture() const {
+    return capture_ ? std::optional<CaptureStats>(capture_->Stats()) : std::nullopt;
+  }
+
  private:
   Store(const Config& config, DirectoryLock lock) : config_(config), lock_(std::move(lock)) {}
   static std::unique_ptr<Store> Refused(const Config& config, DirectoryLock lock, const StartupWalReport& report);
+  // Opens the segment store and reconciles it with the database (write
+  // connection only, before the readers open).
+  Status StartCapture(SqliteDb& db, Position pos, bool created, Clock& clock, MetricsRegistry& metrics);
 
   const Config& config_;
   DirectoryLock lock_;
   std::string db_path_;
+  // Declared before the writer: the writer's last checkpoint (in Close)
+  // still calls the capture.
+  std::unique_ptr<SegmentStore> segments_;
+  std::unique_ptr<WalCapture> capture_;
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<ReadPool> readers_;
   std::atomic<bool> closed_{false};

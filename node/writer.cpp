@@ -195,6 +195,7 @@ void Writer::CommitGroup(std::vector<WriteRequest>& group) {
   }
   if (applied > 0) {
     txid_.store(pos.txid);
+    if (hook_ != nullptr) hook_->AfterCommit(pos.txid, now_ms);
     commits_.Add();
     group_size_.Observe(static_cast<double>(applied));
   }
@@ -208,9 +209,12 @@ void Writer::CommitGroup(std::vector<WriteRequest>& group) {
 void Writer::Checkpoint(std::string_view reason) {
   const int64_t start_ns = clock_.MonotonicNanos();
   if (hook_ != nullptr) {
-    Status s = hook_->BeforeCheckpoint(*db_, reason);
+    Status s = hook_->BeforeCheckpoint(db_->raw(), reason);
     if (!s.ok()) {
       checkpoints_failed_.Add();
+      // Damaged WAL bytes or a failed segment write: writing on would add
+      // frames the store cannot take. Anything else is retried next time.
+      if (s.code() == Code::kIOError || s.code() == Code::kCorruption) SetSticky(s);
       LogError("checkpoint skipped: the checkpoint hook failed", {{"reason", reason}, {"error", s.ToString()}});
       return;
     }

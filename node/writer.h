@@ -27,6 +27,7 @@
 #include "node/archive.h"
 #include "node/config.h"
 #include "node/sqlite_db.h"
+#include "replication/checkpoint_hook.h"
 
 namespace walship {
 
@@ -41,14 +42,6 @@ struct WriteRequest {
   // Called once on the writer thread after the group's commit (or failure).
   // Must not block: hand the outcome to the waiting thread and return.
   std::function<void(WriteOutcome)> on_committed;
-};
-
-// Runs on the writer thread just before each checkpoint; an error skips the
-// checkpoint (the WAL keeps every frame). The segment capture implements it.
-class CheckpointHook {
- public:
-  virtual ~CheckpointHook() = default;
-  virtual Status BeforeCheckpoint(SqliteDb& writer, std::string_view reason) = 0;
 };
 
 class Writer {

@@ -1,4 +1,5 @@
 #include "node/schema.h"
+#include "replication/wal_file.h"
 
 #include <gtest/gtest.h>
 
@@ -33,8 +34,8 @@ TEST(MigrateSchemaTest, FreshDatabaseGetsVersion1AndEveryTable) {
   TempDir tmp;
   auto db = OpenDb(tmp.Sub("index.db"));
   ASSERT_TRUE(MigrateSchema(*db).ok());
-  EXPECT_EQ(kSchemaVersion, 2);
-  EXPECT_EQ(Int(*db, "SELECT version FROM schema_version"), 2);
+  EXPECT_EQ(kSchemaVersion, 3);
+  EXPECT_EQ(Int(*db, "SELECT version FROM schema_version"), 3);
   EXPECT_EQ(Int(*db, "SELECT count(*) FROM schema_version"), 1);
   EXPECT_EQ(Count(*db, "type = 'table' AND name = 'archives'"), 1);
   EXPECT_EQ(Count(*db, "type = 'table' AND name = 'archives_fts'"), 1);
@@ -44,6 +45,7 @@ TEST(MigrateSchemaTest, FreshDatabaseGetsVersion1AndEveryTable) {
   EXPECT_EQ(Int(*db, "SELECT timeline FROM position WHERE id = 1"), 1);
   EXPECT_EQ(Int(*db, "SELECT txid FROM position WHERE id = 1"), 0);
   EXPECT_EQ(Int(*db, "SELECT count(*) FROM archives"), 0);
+  EXPECT_EQ(Int(*db, "SELECT count(*) FROM cluster_identity WHERE length(cluster_id) = 32"), 1);
 }
 
 TEST(MigrateSchemaTest, ArchivesColumnsMatchTheIssue) {
@@ -70,8 +72,9 @@ TEST(MigrateSchemaTest, ReopeningIsANoOp) {
   auto db = OpenDb(path);
   ASSERT_TRUE(MigrateSchema(*db).ok());
   ASSERT_TRUE(MigrateSchema(*db).ok());
-  EXPECT_EQ(Int(*db, "SELECT version FROM schema_version"), 2);
+  EXPECT_EQ(Int(*db, "SELECT version FROM schema_version"), 3);
   EXPECT_EQ(Int(*db, "SELECT count(*) FROM schema_version"), 1);
+  EXPECT_EQ(Int(*db, "SELECT count(*) FROM cluster_identity"), 1);
   EXPECT_EQ(Int(*db, "SELECT count(*) FROM position"), 1);
   EXPECT_EQ(Int(*db, "SELECT txid FROM position"), 41);
   EXPECT_EQ(Int(*db, "SELECT count(*) FROM archives"), 1);
@@ -93,7 +96,7 @@ TEST(MigrateSchemaTest, NewerSchemaIsRefusedAndLeftUntouched) {
     auto db = OpenDb(path);
     Status s = MigrateSchema(*db);
     EXPECT_EQ(s.code(), Code::kUnsupported);
-    EXPECT_EQ(s.message(), "migrate schema: database is at schema version 99, newer than this walship knows (2)");
+    EXPECT_EQ(s.message(), "migrate schema: database is at schema version 99, newer than this walship knows (3)");
     EXPECT_EQ(Int(*db, "SELECT version FROM schema_version"), 99);
     EXPECT_EQ(Count(*db, "name = 'archives'"), 0);
     EXPECT_EQ(Count(*db, "name = 'position'"), 0);
@@ -113,10 +116,24 @@ TEST(MigrateSchemaTest, AFailedMigrationRollsBackEntirely) {
   EXPECT_EQ(s.code(), Code::kInternal);
   EXPECT_EQ(s.message().rfind("migrate schema to version 1: exec \"", 0), 0u) << s.message();
   EXPECT_NE(s.message().find("\": table position already exists"), std::string::npos) << s.message();
-  EXPECT_EQ(Int(*db, "SELECT coalesce(max(version), 0) FROM schema_version"), 0);
+  EXPECT_EQ(Count(*db, "name = 'schema_version'"), 0);  // one transaction: even the version table went
   EXPECT_EQ(Count(*db, "name = 'archives'"), 0);  // created before the failure, rolled back
   EXPECT_EQ(Count(*db, "name = 'archives_fts'"), 0);
   EXPECT_EQ(sqlite3_get_autocommit(db->raw()), 1) << "left a transaction open";
+}
+
+TEST(MigrateSchemaTest, ANewDatabaseIsMadeByExactlyOneCommit) {
+  // The segment chain of a new database starts on the empty file with one
+  // transaction, txid 0 (replication/wal_capture.h).
+  TempDir tmp;
+  auto db = OpenDb(tmp.Sub("index.db"));
+  ASSERT_TRUE(db->Exec("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0").ok());
+  ASSERT_TRUE(MigrateSchema(*db).ok());
+  auto scan = ScanWalFile(tmp.Sub("index.db-wal"));
+  ASSERT_TRUE(scan.ok()) << scan.status().ToString();
+  int commits = 0;
+  for (const auto& f : scan->frames) commits += f.is_commit() ? 1 : 0;
+  EXPECT_EQ(commits, 1);
 }
 
 TEST(MigrateSchemaTest, ConstraintsGuardTheData) {

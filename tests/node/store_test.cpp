@@ -500,7 +500,7 @@ TEST(StoreOpenFailureTest, NewerSchemaIsRefusedAndLeftUntouched) {
         good = CheckOpenFails(config, Code::kUnsupported,
                               "open store in " + config.data_dir +
                                   ": migrate schema: database is at schema version 99, newer than this walship "
-                                  "knows (2)") &&
+                                  "knows (3)") &&
                good;
         auto after = ReadWholeFile(config.DatabasePath());
         if (!after.ok() || Sha256Hex(*after) != Sha256Hex(before)) {

@@ -240,24 +240,33 @@ TEST_F(WriterFaultTest, HealthyStoreChecksPointsOnRequest) {
 
 class RecordingHook : public CheckpointHook {
  public:
-  Status BeforeCheckpoint(SqliteDb&, std::string_view reason) override {
+  void AfterCommit(int64_t txid, int64_t) override {
+    std::lock_guard lock(mu_);
+    txids_.push_back(txid);
+  }
+  Status BeforeCheckpoint(sqlite3*, std::string_view reason) override {
     std::lock_guard lock(mu_);
     reasons_.emplace_back(reason);
-    return fail_ ? Status::IOError("segment store is full") : Status::Ok();
+    return fail_;
+  }
+  std::vector<int64_t> txids() {
+    std::lock_guard lock(mu_);
+    return txids_;
   }
   std::vector<std::string> reasons() {
     std::lock_guard lock(mu_);
     return reasons_;
   }
-  void set_fail(bool f) {
+  void set_fail(Status s) {
     std::lock_guard lock(mu_);
-    fail_ = f;
+    fail_ = std::move(s);
   }
 
  private:
   std::mutex mu_;
   std::vector<std::string> reasons_;
-  bool fail_ = false;
+  std::vector<int64_t> txids_;
+  Status fail_;
 };
 
 class WriterTest : public ::testing::Test {
@@ -307,8 +316,30 @@ TEST_F(WriterTest, RequestedCheckpointCallsTheHookThenTruncatesTheWal) {
   EXPECT_EQ(writer_->LastCheckpointUnixMillis(), clock_.NowUnixMillis());
 }
 
+TEST_F(WriterTest, HookHearsEveryCommittedTxidInOrder) {
+  StartWriter(&hook_);
+  ASSERT_TRUE(Write({PutOp("a", "x")}).status.ok());
+  WriteOp create_only = PutOp("a", "x");
+  create_only.if_none_match_any = true;
+  ASSERT_FALSE(Write({create_only}).status.ok());  // fails alone: no commit
+  ASSERT_TRUE(Write({PutOp("b", "y")}).status.ok());
+  EXPECT_EQ(hook_.txids(), (std::vector<int64_t>{1, 2}));
+}
+
+TEST_F(WriterTest, HookIOErrorSkipsTheCheckpointAndStopsWrites) {
+  hook_.set_fail(Status::IOError("seal segment 3: write: No space left on device"));
+  StartWriter(&hook_);
+  ASSERT_TRUE(Write({PutOp("a", "x")}).status.ok());
+  const int64_t wal = writer_->WalBytes();
+  writer_->RequestCheckpoint();
+  ASSERT_TRUE(WaitFor([&] { return Checkpoints("failed") == 1; }));
+  EXPECT_EQ(writer_->WalBytes(), wal);
+  EXPECT_EQ(writer_->Health().ToString(), "io_error: seal segment 3: write: No space left on device");
+  EXPECT_EQ(Write({PutOp("b", "y")}).status.reason(), "writes_stopped");
+}
+
 TEST_F(WriterTest, FailingHookSkipsTheCheckpointAndKeepsEveryFrame) {
-  hook_.set_fail(true);
+  hook_.set_fail(Status::Unavailable("new base: checkpoint: a reader holds an older snapshot"));
   StartWriter(&hook_);
   ASSERT_TRUE(Write({PutOp("a", "x")}).status.ok());
   const int64_t wal = writer_->WalBytes();

@@ -1,0 +1,26 @@
+// What the writer tells the WAL capture, and when (node/writer.h calls it).
+//
+// Thread contract: every call runs on the writer thread, which owns the
+// write connection, so no write interleaves with a capture.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace walship {
+
+class CheckpointHook {
+ public:
+  virtual ~CheckpointHook() = default;
+  // After each committed write transaction: its txid and commit time.
+  virtual void AfterCommit(int64_t txid, int64_t commit_unix_ms) = 0;
+  // Just before each checkpoint. An error skips the checkpoint (the WAL
+  // keeps every frame); kCorruption and kIOError also stop writes.
+  virtual Status BeforeCheckpoint(sqlite3* writer, std::string_view reason) = 0;
+};
+
+}  // namespace walship

@@ -1,0 +1,62 @@
+#include "replication/db_file_pages.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "base/fs.h"
+
+namespace walship {
+
+Status ForEachDatabaseFilePage(sqlite3* db, uint32_t page_size,
+                               const std::function<Status(uint32_t page_number, std::string_view page)>& visit) {
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK || file == nullptr ||
+      file->pMethods == nullptr) {
+    return Status::Internal("read database file: the connection has no open database file");
+  }
+  sqlite3_int64 size = 0;
+  if (int rc = file->pMethods->xFileSize(file, &size); rc != SQLITE_OK) {
+    return Status::IOError("read database file: size: SQLite error " + std::to_string(rc));
+  }
+  if (size % page_size != 0) {
+    return Status::Corruption("read database file: size " + std::to_string(size) + " is not a multiple of the page size " +
+                              std::to_string(page_size));
+  }
+  std::string page(page_size, '\0');
+  const uint32_t pages = static_cast<uint32_t>(size / page_size);
+  for (uint32_t pgno = 1; pgno <= pages; ++pgno) {
+    const sqlite3_int64 offset = static_cast<sqlite3_int64>(pgno - 1) * page_size;
+    if (int rc = file->pMethods->xRead(file, page.data(), static_cast<int>(page_size), offset); rc != SQLITE_OK) {
+      return Status::IOError("read database file: page " + std::to_string(pgno) + ": SQLite error " +
+                             std::to_string(rc));
+    }
+    WALSHIP_RETURN_IF_ERROR(visit(pgno, page));
+  }
+  return Status::Ok();
+}
+
+Result<DbChecksum> ChecksumDatabaseFile(sqlite3* db, uint32_t page_size) {
+  DbChecksum sum(page_size);
+  WALSHIP_RETURN_IF_ERROR(ForEachDatabaseFilePage(db, page_size, [&](uint32_t pgno, std::string_view page) {
+    return sum.UpdatePage(pgno, page);
+  }));
+  return sum;
+}
+
+Result<DbChecksum> CopyDatabaseFile(sqlite3* db, uint32_t page_size, const std::string& path) {
+  const std::string context = "copy database file to " + path;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError(context + ": open: " + ErrnoMessage(errno));
+  DbChecksum sum(page_size);
+  Status s = ForEachDatabaseFilePage(db, page_size, [&](uint32_t pgno, std::string_view page) {
+    WALSHIP_RETURN_IF_ERROR(WriteAllAt(fd, page, static_cast<int64_t>(pgno - 1) * page_size)
+                                .Wrap("page " + std::to_string(pgno)));
+    return sum.UpdatePage(pgno, page);
+  });
+  if (s.ok() && ::fsync(fd) != 0) s = Status::IOError("fsync: " + ErrnoMessage(errno));
+  if (::close(fd) != 0 && s.ok()) s = Status::IOError("close: " + ErrnoMessage(errno));
+  if (!s.ok()) return s.Wrap(context);
+  return sum;
+}
+
+}  // namespace walship

@@ -1,0 +1,80 @@
+#include "replication/segment_apply.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "base/fs.h"
+
+namespace walship {
+namespace {
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+Result<SegmentApplier> SegmentApplier::Open(const std::string& path, uint32_t page_size) {
+  if (FileSizeOrZero(path) == 0) return SegmentApplier(path, DbChecksum(page_size));
+  auto sum = DbChecksum::ComputeFromFile(path, page_size);
+  if (!sum.ok()) return sum.status().Wrap("apply segments to " + path);
+  return SegmentApplier(path, std::move(sum).value());
+}
+
+Status SegmentApplier::Apply(const DecodedSegment& segment, std::optional<uint64_t> stop_after_txid) {
+  const SegmentHeader& h = segment.header.header;
+  const std::string context = "apply segment " + std::to_string(h.sequence) + " to " + path_;
+  if (h.page_size != checksum_.page_size()) {
+    return Status::Corruption(context + ": page size " + std::to_string(h.page_size) + ", the file's is " +
+                              std::to_string(checksum_.page_size()));
+  }
+  if (h.db_checksum_before != checksum_.Value() || h.db_pages_before != checksum_.page_count()) {
+    return Status::Corruption(context + ": the file is not the database this segment applies to (checksum " +
+                              DbChecksumHex(checksum_.Value()) + ", " + std::to_string(checksum_.page_count()) +
+                              " pages; the segment expects " + DbChecksumHex(h.db_checksum_before) + ", " +
+                              std::to_string(h.db_pages_before) + " pages)");
+  }
+  Fd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+  if (fd.get() < 0) return Status::IOError(context + ": open: " + ErrnoMessage(errno));
+  DbChecksum sum = checksum_;
+  size_t commit = 0;
+  bool stopped = false;
+  for (const auto& f : segment.frames) {
+    WALSHIP_RETURN_IF_ERROR(
+        WriteAllAt(fd.get(), f.page, static_cast<int64_t>(f.page_number - 1) * h.page_size).Wrap(context));
+    WALSHIP_RETURN_IF_ERROR(sum.UpdatePage(f.page_number, f.page).Wrap(context));
+    if (f.db_pages_after_commit == 0) continue;
+    if (::ftruncate(fd.get(), static_cast<off_t>(f.db_pages_after_commit) * h.page_size) != 0) {
+      return Status::IOError(context + ": truncate: " + ErrnoMessage(errno));
+    }
+    sum.SetPageCount(f.db_pages_after_commit);
+    const uint64_t txid = h.commits[commit++].txid;
+    if (stop_after_txid && txid >= *stop_after_txid) {
+      stopped = commit < h.commits.size();
+      break;
+    }
+  }
+  if (!stopped && sum.Value() != h.db_checksum_after) {
+    return Status::Corruption(context + ": checksum after is " + DbChecksumHex(sum.Value()) + ", the segment says " +
+                              DbChecksumHex(h.db_checksum_after));
+  }
+  checksum_ = std::move(sum);
+  return Status::Ok();
+}
+
+Status SegmentApplier::Sync() {
+  Fd fd(::open(path_.c_str(), O_WRONLY | O_CLOEXEC));
+  if (fd.get() < 0) return Status::IOError("sync " + path_ + ": open: " + ErrnoMessage(errno));
+  if (::fsync(fd.get()) != 0) return Status::IOError("sync " + path_ + ": " + ErrnoMessage(errno));
+  return Status::Ok();
+}
+
+}  // namespace walship

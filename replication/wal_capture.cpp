@@ -1,0 +1,320 @@
+#include "replication/wal_capture.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "base/log.h"
+#include "replication/db_file_pages.h"
+
+namespace walship {
+namespace {
+
+Result<std::string> QueryText(sqlite3* db, const char* sql) {
+  sqlite3_stmt* st = nullptr;
+  if (int rc = sqlite3_prepare_v2(db, sql, -1, &st, nullptr); rc != SQLITE_OK) {
+    return Status::Internal(std::string(sql) + ": " + sqlite3_errmsg(db));
+  }
+  std::string out;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    const unsigned char* t = sqlite3_column_text(st, 0);
+    out = t == nullptr ? "" : reinterpret_cast<const char*>(t);
+  } else if (rc != SQLITE_DONE) {
+    std::string msg = std::string(sql) + ": " + sqlite3_errmsg(db);
+    sqlite3_finalize(st);
+    return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB ? Status::Corruption(msg) : Status::IOError(msg);
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
+size_t CountCommits(const WalScan& scan) {
+  size_t n = 0;
+  for (const auto& f : scan.frames) n += f.is_commit() ? 1 : 0;
+  return n;
+}
+
+// One past the highest sequence any segment or base file in `dir` names, so
+// a base whose segment never came (a stop right after it) is never reused.
+uint64_t NextFreeSequence(const std::string& dir, uint64_t at_least) {
+  uint64_t next = at_least;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("base-", 0) == 0) name = name.substr(5);
+    if (name.size() < 20 || name.find_first_not_of("0123456789") < 20) continue;
+    next = std::max<uint64_t>(next, std::stoull(name.substr(0, 20)) + 1);
+  }
+  return next;
+}
+
+}  // namespace
+
+WalCapture::WalCapture(sqlite3* db, std::string wal_path, SegmentStore& store, const CaptureIdentity& identity,
+                       uint32_t page_size, int zstd_level, Clock& clock, MetricsRegistry& metrics)
+    : db_(db),
+      wal_path_(std::move(wal_path)),
+      store_(store),
+      identity_(identity),
+      page_size_(page_size),
+      zstd_level_(zstd_level),
+      clock_(clock),
+      checksum_(page_size),
+      segments_sealed_(metrics.GetCounter("walship_segments_sealed_total", "WAL segments sealed into the store")),
+      segment_bytes_(metrics.GetCounter("walship_segment_bytes_total", "Bytes of sealed segments, as stored")),
+      frames_captured_(metrics.GetCounter("walship_wal_frames_captured_total", "Committed WAL frames captured")),
+      bases_started_(metrics.GetCounter("walship_segment_bases_total", "New chain bases (database snapshots)")),
+      capture_seconds_(metrics.GetHistogram("walship_capture_seconds", "Time to capture and seal the WAL before a checkpoint",
+                                            LatencyBuckets())) {}
+
+Result<std::unique_ptr<WalCapture>> WalCapture::Start(sqlite3* db, const std::string& db_path, SegmentStore& store,
+                                                      const CaptureIdentity& identity, int64_t txid,
+                                                      bool created_database, int zstd_level, Clock& clock,
+                                                      MetricsRegistry& metrics) {
+  auto page_size_text = QueryText(db, "PRAGMA page_size");
+  if (!page_size_text.ok()) return page_size_text.status().Wrap("start WAL capture");
+  const uint32_t page_size = static_cast<uint32_t>(std::stoul(*page_size_text));
+  std::unique_ptr<WalCapture> c(
+      new WalCapture(db, db_path + "-wal", store, identity, page_size, zstd_level, clock, metrics));
+
+  auto file = ChecksumDatabaseFile(db, page_size);
+  if (!file.ok()) return file.status().Wrap("start WAL capture");
+  auto newest = store.NewestHeader();
+  Status started;
+  if (!newest.ok()) {
+    LogError("segment store: the newest segment cannot be read; starting a new base after it",
+             {{"error", newest.status().ToString()}});
+    c->next_sequence_ = NextFreeSequence(store.dir(), 1);
+    c->last_txid_ = txid;
+    started = c->StartNewBase("the newest segment cannot be read: " + newest.status().ToString());
+  } else if (!newest->has_value()) {
+    c->next_sequence_ = NextFreeSequence(store.dir(), 1);
+    if (created_database) {
+      started = c->StartOnEmptyFile(*file, txid);
+    } else {
+      // Adopting a database this store has never seen: it must be sound.
+      auto check = QueryText(db, "PRAGMA integrity_check");
+      if (!check.ok()) return check.status().Wrap("start WAL capture: adopt " + db_path);
+      if (*check != "ok") {
+        return Status::Corruption("start WAL capture: adopt " + db_path + ": integrity_check: " + *check);
+      }
+      c->last_txid_ = txid;
+      started = c->StartNewBase("adopting a database the segment store has no chain for");
+    }
+  } else {
+    const DecodedSegmentHeader& h = **newest;
+    c->next_sequence_ = NextFreeSequence(store.dir(), h.header.sequence + 1);
+    c->previous_sha256_ = h.segment_sha256;
+    c->next_starts_chain_ = false;
+    c->last_txid_ = static_cast<int64_t>(h.header.last_txid);
+    c->checksum_ = *file;
+    Status r = c->Reconcile(h, txid);
+    if (!r.ok()) {
+      LogWarn("segment store: the database does not continue the newest segment; starting a new base",
+              {{"segment", h.header.sequence}, {"why", r.ToString()}});
+      c->last_txid_ = std::max<int64_t>(c->last_txid_, txid);
+      started = c->StartNewBase(r.message());
+    }
+  }
+  if (!started.ok()) return started.Wrap("start WAL capture");
+  c->PublishStats();
+  return c;
+}
+
+Status WalCapture::Reconcile(const DecodedSegmentHeader& newest, int64_t txid) {
+  const SegmentHeader& h = newest.header;
+  if (h.page_size != page_size_) {
+    return Status::Conflict("page size " + std::to_string(page_size_) + " differs from the segment's " +
+                            std::to_string(h.page_size));
+  }
+  const WalPosition captured{h.wal_salt1, h.wal_salt2, h.wal_last_frame, WalChecksum{h.wal_checksum1, h.wal_checksum2}};
+  auto all = ScanWalFile(wal_path_, {});
+  if (!all.ok()) return all.status();
+  if (all->end == WalEnd::kCorruption) return all->corruption->ToStatus();
+  DbChecksum sum = checksum_;  // the file; then the frames the segment covers
+  if (!all->empty && all->header.salt1 == h.wal_salt1 && all->header.salt2 == h.wal_salt2) {
+    bool found = false;
+    for (const auto& f : all->frames) {
+      if (f.index > h.wal_last_frame) break;
+      WALSHIP_RETURN_IF_ERROR(sum.UpdatePage(f.page_number, f.page));
+      if (f.is_commit()) sum.SetPageCount(f.db_pages_after_commit);
+      found = f.index == h.wal_last_frame && f.checksum == captured.checksum;
+    }
+    if (!found) return Status::Conflict("the WAL no longer holds the segment's last frame " + std::to_string(h.wal_last_frame));
+  }
+  if (sum.Value() != h.db_checksum_after || sum.page_count() != h.db_pages_after) {
+    return Status::Conflict("the database (checksum " + DbChecksumHex(sum.Value()) + ", " +
+                            std::to_string(sum.page_count()) + " pages) is not the one segment " +
+                            std::to_string(h.sequence) + " leaves (checksum " + DbChecksumHex(h.db_checksum_after) +
+                            ", " + std::to_string(h.db_pages_after) + " pages)");
+  }
+  checksum_ = sum;
+  position_ = captured;
+  auto rest = ScanWalFile(wal_path_, {captured, true});
+  if (!rest.ok()) return rest.status();
+  auto labels = LabelEndingAt(*rest, txid, clock_.NowUnixMillis());
+  const int64_t first = labels && !labels->empty() ? labels->front().txid : txid + 1;
+  if (!labels || first != last_txid_ + 1) {
+    return Status::Conflict(std::to_string(CountCommits(*rest)) + " commits in the WAL after segment " +
+                            std::to_string(h.sequence) + " (txid " + std::to_string(last_txid_) +
+                            ") do not lead to the database's txid " + std::to_string(txid));
+  }
+  if (labels->empty()) return Status::Ok();
+  return Seal(*rest, *labels);
+}
+
+Status WalCapture::StartOnEmptyFile(const DbChecksum& file, int64_t txid) {
+  checksum_ = DbChecksum(page_size_);
+  position_.reset();
+  next_starts_chain_ = true;
+  previous_sha256_ = {};
+  auto scan = ScanWalFile(wal_path_, {});
+  if (!scan.ok()) return scan.status();
+  if (scan->end == WalEnd::kCorruption) return scan->corruption->ToStatus();
+  // The frames must give the same database on the empty file as on the
+  // file SQLite made, or the empty file is no base for them.
+  DbChecksum on_empty(page_size_);
+  DbChecksum on_file = file;
+  for (const auto& f : scan->frames) {
+    WALSHIP_RETURN_IF_ERROR(on_empty.UpdatePage(f.page_number, f.page));
+    WALSHIP_RETURN_IF_ERROR(on_file.UpdatePage(f.page_number, f.page));
+    if (f.is_commit()) {
+      on_empty.SetPageCount(f.db_pages_after_commit);
+      on_file.SetPageCount(f.db_pages_after_commit);
+    }
+  }
+  auto labels = LabelEndingAt(*scan, txid, clock_.NowUnixMillis());
+  if (!labels || labels->empty() || labels->front().txid != 0 || on_empty.Value() != on_file.Value()) {
+    last_txid_ = txid;
+    return StartNewBase("the WAL's " + std::to_string(CountCommits(*scan)) +
+                        " commits do not make the new database from an empty file");
+  }
+  return Seal(*scan, *labels);
+}
+
+Status WalCapture::StartNewBase(std::string_view why) {
+  LogWarn("segment store: starting a new base (a snapshot of the database)",
+          {{"sequence", next_sequence_}, {"why", why}});
+  int log_frames = 0;
+  int done = 0;
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &done);
+  if (rc != SQLITE_OK) {
+    Status s = rc == SQLITE_BUSY ? Status::Unavailable("a reader holds an older snapshot")
+                                 : Status::IOError(sqlite3_errmsg(db_));
+    return s.Wrap("new base: checkpoint");
+  }
+  const std::string tmp = store_.dir() + "/tmp-base-" + std::to_string(next_sequence_) + ".db";
+  auto copy = CopyDatabaseFile(db_, page_size_, tmp);
+  if (!copy.ok()) return copy.status().Wrap("new base");
+  Status published = store_.PublishBase(next_sequence_, tmp);
+  ::unlink(tmp.c_str());  // our own temp copy; the store holds the published one
+  if (!published.ok()) return published.Wrap("new base");
+  checksum_ = std::move(copy).value();
+  position_.reset();  // the TRUNCATE checkpoint emptied the WAL
+  next_starts_chain_ = true;
+  previous_sha256_ = {};
+  if (!pending_.empty()) last_txid_ = std::max(last_txid_, pending_.back().txid);
+  pending_.clear();
+  bases_started_.Add();
+  stat_bases_.fetch_add(1);
+  PublishStats();
+  return Status::Ok();
+}
+
+std::optional<std::vector<WalCapture::PendingCommit>> WalCapture::LabelEndingAt(const WalScan& scan, int64_t txid,
+                                                                                int64_t now_ms) {
+  const int64_t commits = static_cast<int64_t>(CountCommits(scan));
+  if (txid - commits + 1 < 0) return std::nullopt;
+  std::vector<PendingCommit> out;
+  for (int64_t t = txid - commits + 1; t <= txid; ++t) out.push_back({t, now_ms});
+  return out;
+}
+
+void WalCapture::AfterCommit(int64_t txid, int64_t commit_unix_ms) { pending_.push_back({txid, commit_unix_ms}); }
+
+Status WalCapture::BeforeCheckpoint(sqlite3* /*writer*/, std::string_view reason) {
+  const int64_t start_ns = clock_.MonotonicNanos();
+  auto scan = ScanWalFile(wal_path_, {position_, true});
+  if (!scan.ok()) {
+    if (scan.status().reason() == "wal_diverged") return StartNewBase(scan.status().message());
+    return scan.status().Wrap("capture WAL before checkpoint (" + std::string(reason) + ")");
+  }
+  if (scan->end == WalEnd::kCorruption) {
+    return scan->corruption->ToStatus().Wrap("capture WAL before checkpoint (" + std::string(reason) + ")");
+  }
+  const size_t commits = CountCommits(*scan);
+  if (commits != pending_.size()) {
+    return StartNewBase("the WAL holds " + std::to_string(commits) + " new commits but the writer made " +
+                        std::to_string(pending_.size()) + ": frames were written behind the node's back");
+  }
+  if (commits == 0) return Status::Ok();
+  Status s = Seal(*scan, pending_);
+  if (s.ok()) pending_.clear();
+  capture_seconds_.Observe(static_cast<double>(clock_.MonotonicNanos() - start_ns) / 1e9);
+  return s.Wrap("capture WAL before checkpoint (" + std::string(reason) + ")");
+}
+
+Status WalCapture::Seal(const WalScan& scan, const std::vector<PendingCommit>& commits) {
+  Segment seg;
+  SegmentHeader& h = seg.header;
+  h.flags = next_starts_chain_ ? kSegmentFlagChainStart : 0;
+  h.page_size = page_size_;
+  h.cluster_id = identity_.cluster;
+  h.node_id = identity_.node_id;
+  h.timeline = identity_.timeline;
+  h.sequence = next_sequence_;
+  h.wal_salt1 = scan.header.salt1;
+  h.wal_salt2 = scan.header.salt2;
+  h.wal_checkpoint_seq = scan.header.checkpoint_seq;
+  h.wal_first_frame = scan.frames.front().index;
+  h.wal_last_frame = scan.frames.back().index;
+  h.wal_checksum1 = scan.frames.back().checksum.s1;
+  h.wal_checksum2 = scan.frames.back().checksum.s2;
+  h.db_pages_before = checksum_.page_count();
+  h.db_checksum_before = checksum_.Value();
+  h.sealed_unix_ms = clock_.NowUnixMillis();
+  if (!next_starts_chain_) h.previous_sha256 = previous_sha256_;
+
+  DbChecksum after = checksum_;
+  size_t next_commit = 0;
+  seg.frames.reserve(scan.frames.size());
+  for (const auto& f : scan.frames) {
+    WALSHIP_RETURN_IF_ERROR(after.UpdatePage(f.page_number, f.page));
+    if (f.is_commit()) {
+      after.SetPageCount(f.db_pages_after_commit);
+      const PendingCommit& c = commits[next_commit++];
+      h.commits.push_back(SegmentCommit{static_cast<uint64_t>(c.txid), c.commit_unix_ms,
+                                        static_cast<uint32_t>(seg.frames.size() + 1), f.db_pages_after_commit});
+    }
+    seg.frames.push_back(SegmentFrame{f.page_number, f.db_pages_after_commit, f.page});
+  }
+  h.db_checksum_after = after.Value();
+  auto encoded = EncodeSegment(seg, zstd_level_);
+  if (!encoded.ok()) return encoded.status().Wrap("seal segment " + std::to_string(next_sequence_));
+  WALSHIP_RETURN_IF_ERROR(store_.Publish(*encoded).Wrap("seal segment " + std::to_string(next_sequence_)));
+
+  position_ = scan.next;
+  checksum_ = std::move(after);
+  previous_sha256_ = encoded->header.segment_sha256;
+  next_starts_chain_ = false;
+  last_txid_ = commits.back().txid;
+  ++next_sequence_;
+  segments_sealed_.Add();
+  segment_bytes_.Add(encoded->bytes.size());
+  frames_captured_.Add(seg.frames.size());
+  PublishStats();
+  return Status::Ok();
+}
+
+void WalCapture::PublishStats() {
+  stat_sequence_.store(next_sequence_ - 1);
+  stat_txid_.store(last_txid_);
+  stat_checksum_.store(checksum_.Value());
+}
+
+CaptureStats WalCapture::Stats() const {
+  return CaptureStats{stat_sequence_.load(), stat_txid_.load(), stat_checksum_.load(), stat_bases_.load()};
+}
+
+}  // namespace walship

@@ -1,0 +1,126 @@
+// WAL capture: before every checkpoint, every WAL frame committed since the
+// previous capture is read, verified and sealed into a segment of the store,
+// durably, so nothing SQLite checkpoints away is missing from the store.
+//
+// The capture keeps where it stopped (the WAL salts, the last commit frame
+// taken and its cumulative checksum), the database checksum after the last
+// segment, and the txid and commit time of every transaction the writer
+// committed since: the WAL scan finds the commit frames, the writer's list
+// names them. A count that does not match means frames written behind the
+// node's back: the chain is never continued across them. The capture then
+// starts a new base: a complete checkpoint, a byte-exact copy of the
+// database file into the store, and a segment that starts a chain on it.
+//
+// At start-up (Start) the store's newest segment is reconciled with the
+// database file and the WAL: the file's checksum, plus the WAL frames the
+// newest segment covers, must give its checksum after. Commits in the WAL
+// past it (a crash before their capture) get the txids that lead up to the
+// database's position. A store with no segment, a database that does not
+// reconcile, or commits that do not add up start a new base; a database
+// made by this start starts the chain on the empty file instead.
+//
+// Thread contract: Start and every hook call run on the thread that owns the
+// write connection (the writer thread once it runs). Stats() may be called
+// from any thread.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/metrics.h"
+#include "base/status.h"
+#include "replication/checkpoint_hook.h"
+#include "replication/db_checksum.h"
+#include "replication/segment_store.h"
+#include "replication/wal_file.h"
+
+namespace walship {
+
+struct CaptureIdentity {
+  ClusterId cluster{};
+  uint64_t node_id = 0;
+  uint64_t timeline = 1;
+};
+
+struct CaptureStats {
+  uint64_t last_sequence = 0;   // 0: no segment yet
+  int64_t last_txid = -1;       // the newest txid in the store; -1: none
+  uint64_t db_checksum = 0;     // after the newest segment
+  uint64_t bases = 0;           // new bases started by this process
+};
+
+class WalCapture final : public CheckpointHook {
+ public:
+  // `db` is the write connection, with the schema migrated and no other
+  // connection open yet; `txid` the database's current position;
+  // `created_database` when this start made the database file.
+  static Result<std::unique_ptr<WalCapture>> Start(sqlite3* db, const std::string& db_path, SegmentStore& store,
+                                                   const CaptureIdentity& identity, int64_t txid,
+                                                   bool created_database, int zstd_level, Clock& clock,
+                                                   MetricsRegistry& metrics);
+
+  void AfterCommit(int64_t txid, int64_t commit_unix_ms) override;
+  Status BeforeCheckpoint(sqlite3* writer, std::string_view reason) override;
+
+  CaptureStats Stats() const;
+
+ private:
+  struct PendingCommit {
+    int64_t txid;
+    int64_t commit_unix_ms;
+  };
+  WalCapture(sqlite3* db, std::string wal_path, SegmentStore& store, const CaptureIdentity& identity,
+             uint32_t page_size, int zstd_level, Clock& clock, MetricsRegistry& metrics);
+
+  // Start-up: continue the store's chain, or say why it cannot be.
+  Status Reconcile(const DecodedSegmentHeader& newest, int64_t txid);
+  // Start-up of a database made by this start: the chain starts on the
+  // empty file, when the WAL's frames rewrite every page the file has
+  // (SQLite writes page 1 to the file itself when it turns WAL mode on).
+  Status StartOnEmptyFile(const DbChecksum& file, int64_t txid);
+  // A complete checkpoint, then the file copied into the store as the base
+  // of the next segment.
+  Status StartNewBase(std::string_view why);
+  // Seals the committed frames of `scan` with the given commits.
+  Status Seal(const WalScan& scan, const std::vector<PendingCommit>& commits);
+  // Labels the scan's commit frames with the txids that end at `txid`.
+  static std::optional<std::vector<PendingCommit>> LabelEndingAt(const WalScan& scan, int64_t txid, int64_t now_ms);
+  void PublishStats();
+
+  sqlite3* db_;  // the write connection (borrowed)
+  const std::string wal_path_;
+  SegmentStore& store_;
+  const CaptureIdentity identity_;
+  const uint32_t page_size_;
+  const int zstd_level_;
+  Clock& clock_;
+
+  // Owned by the writer thread.
+  std::optional<WalPosition> position_;  // where the next scan resumes
+  DbChecksum checksum_;                  // the database after the last segment
+  uint64_t next_sequence_ = 1;
+  Sha256Digest previous_sha256_{};
+  bool next_starts_chain_ = true;
+  int64_t last_txid_ = -1;
+  std::vector<PendingCommit> pending_;  // committed since the last capture
+
+  // For Stats(), from any thread.
+  std::atomic<uint64_t> stat_sequence_{0};
+  std::atomic<int64_t> stat_txid_{-1};
+  std::atomic<uint64_t> stat_checksum_{0};
+  std::atomic<uint64_t> stat_bases_{0};
+
+  Counter& segments_sealed_;
+  Counter& segment_bytes_;
+  Counter& frames_captured_;
+  Counter& bases_started_;
+  Histogram& capture_seconds_;
+};
+
+}  // namespace walship
