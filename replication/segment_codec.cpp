@@ -269,6 +269,17 @@ Result<std::string> Compress(std::string_view body, int level) {
 }
 
 Result<std::string> Decompress(std::string_view stored, uint64_t length) {
+  // Before allocating what the header claims: a few damaged bytes must not
+  // make the reader allocate a gigabyte.
+  const unsigned long long framed = ZSTD_getFrameContentSize(stored.data(), stored.size());
+  if (framed == ZSTD_CONTENTSIZE_ERROR) {
+    return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(ZSTD_decompress(nullptr, 0, stored.data(), stored.size())));
+  }
+  if (framed == ZSTD_CONTENTSIZE_UNKNOWN) return Status::Corruption("zstd: the frame does not state its size");
+  if (framed != length) {
+    return Status::Corruption("the zstd frame holds " + std::to_string(framed) + " bytes, the header says " +
+                              std::to_string(length));
+  }
   std::string out(length, '\0');
   size_t n = ZSTD_decompress(out.data(), out.size(), stored.data(), stored.size());
   if (ZSTD_isError(n)) return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));

@@ -199,6 +199,19 @@ TEST_F(SegmentCodecTest, BodyThatIsNotZstd) {
   EXPECT_EQ(DecodeError(bytes_), "segment body: zstd: Unknown frame descriptor");
 }
 
+TEST_F(SegmentCodecTest, ClaimedBodyLargerThanTheZstdFrameIsRefusedBeforeAllocating) {
+  const SegmentHeader& h = encoded_.header.header;
+  const uint64_t frames = h.frame_count + 100000;  // ~400 MB claimed by a few changed bytes
+  const uint64_t claimed = frames * (kSegmentFrameRecordHeaderSize + h.page_size);
+  PutLittleEndian(&bytes_, 84, frames, 4);
+  PutLittleEndian(&bytes_, 160, claimed, 8);
+  PutLittleEndian(&bytes_, 256 + 24 * (h.commits.size() - 1) + 16, frames, 4);  // the last commit's frame
+  PutLittleEndian(&bytes_, 104, h.wal_first_frame + frames - 1, 4);                 // the WAL's last frame
+  Reseal(&bytes_, header_length_);
+  EXPECT_EQ(DecodeError(bytes_), "segment body: the zstd frame holds " + std::to_string(h.body_length) +
+                                     " bytes, the header says " + std::to_string(claimed));
+}
+
 TEST_F(SegmentCodecTest, CommitIndexThatContradictsTheFrames) {
   PutLittleEndian(&bytes_, 256 + 20, 99, 4);  // first commit's database size
   Reseal(&bytes_, header_length_);
