@@ -42,6 +42,9 @@ struct Config {
   // [segments]
   std::string segments_dir;          // empty: DATA/segments
   int64_t segments_zstd_level = 3;
+  // Off only to measure what capture costs (make bench): with it off,
+  // nothing SQLite checkpoints away is kept anywhere.
+  bool segments_capture = true;
 
   // [limits]
   int64_t max_key_bytes = 1024;

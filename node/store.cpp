@@ -82,6 +82,10 @@ std::unique_ptr<Store> Store::Refused(const Config& config, DirectoryLock lock, 
 }
 
 Status Store::StartCapture(SqliteDb& db, Position pos, bool created, Clock& clock, MetricsRegistry& metrics) {
+  if (!config_.segments_capture) {
+    LogWarn("WAL capture is off (segments.capture = false): checkpointed frames are kept nowhere", {});
+    return Status::Ok();
+  }
   auto identity = ReadCaptureIdentity(db, config_.data_dir, pos.timeline);
   if (!identity.ok()) return identity.status();
   auto segments = SegmentStore::Open(config_.SegmentsPath());
