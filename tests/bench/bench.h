@@ -64,6 +64,29 @@ PhaseResult RunPhase(const PhaseSpec& spec, pid_t server_pid);
 // Latency summary of a set of samples in nanoseconds (sorted in place).
 void Summarize(std::vector<uint64_t>& samples_ns, double* p50_ms, double* p99_ms, double* max_ms);
 
+// A phase of durable PUTs of new keys "/v1/archives/<prefix>/t<client>/<seq>",
+// each body one of `bodies` (which must outlive the phase); expects 201.
+PhaseSpec PutPhase(const std::string& name, int port, int clients, double warmup_s, double measure_s,
+                   ClientKind client, const std::vector<std::string>& bodies, const std::string& key_prefix);
+
+// ---- the capture section (capture_bench.cpp) ---------------------------------
+
+struct CaptureBenchArgs {
+  std::string walship;  // the node binary
+  std::string dir;      // the bench folder (one disk with everything else)
+  std::vector<std::string> bodies;
+  double warmup_s = 1, measure_s = 5;
+  ClientKind client = ClientKind::kRaw;
+  int clients = 32;
+  int rounds = 2;  // alternating capture-on and capture-off nodes
+};
+
+// Write p99 with WAL capture on and off (fresh nodes, alternating), capture
+// throughput and compression from the capture-on nodes' metrics, and `cp`
+// of the same bytes on the same disk. Prints its own table and summary;
+// returns false on a setup failure or request errors.
+bool RunCaptureBench(const CaptureBenchArgs& args, std::string* error);
+
 // ---- raw SQLite baseline (sqlite_baseline.cpp) ------------------------------
 
 // A new database `path` in WAL mode with synchronous=FULL, one table with a

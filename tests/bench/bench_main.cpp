@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
   std::string client_kind = "raw";
   bool wrk = false, no_access_log = false, strict = false, keep = false;
   std::string node_toml;
+  int capture_rounds = 2;
   app.add_option("--walship", walship, "the walship binary")->required()->check(CLI::ExistingFile);
   app.add_option("--seconds", seconds, "measured seconds per phase")->capture_default_str()->check(CLI::Range(0.2, 600.0));
   app.add_option("--warmup", warmup, "warm-up seconds before each phase")->capture_default_str()->check(CLI::Range(0.0, 60.0));
@@ -126,6 +127,9 @@ int main(int argc, char** argv) {
   app.add_flag("--no-access-log", no_access_log, "start the node with log.access_log = false");
   app.add_option("--node-toml", node_toml, "extra TOML for the node's config file (experiments: "
                  "\"[checkpoint]\\ninterval_ms = 10000\")");
+  app.add_option("--capture-rounds", capture_rounds,
+                 "alternating rounds of fresh capture-on and capture-off nodes (0: skip the capture section)")
+      ->capture_default_str()->check(CLI::Range(0, 20));
   app.add_flag("--strict", strict, "exit 3 when a target is missed");
   app.add_flag("--keep", keep, "keep the folder (databases and the node's log) after the run");
   CLI11_PARSE(app, argc, argv);
@@ -215,22 +219,8 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, std::pair<std::map<std::string, double>, std::map<std::string, double>>>> groups;
   std::string metrics_err;
   for (int n : clients) {
-    wb::PhaseSpec spec;
-    spec.name = "http PUT 1KiB durable";
-    spec.port = node->port();
-    spec.clients = n;
-    spec.warmup_s = warmup;
-    spec.measure_s = seconds;
-    spec.client = kind;
-    spec.expect_status = 201;
-    spec.next = [&, n](int c, uint64_t seq, wb::Request* r) {
-      char key[96];
-      std::snprintf(key, sizeof key, "/v1/archives/bench/c%d/t%02d/%08llu", n, c, static_cast<unsigned long long>(seq));
-      r->method = "PUT";
-      r->path = key;
-      r->body = bodies[(static_cast<size_t>(c) * 7919 + seq) % bodies.size()];
-      r->content_type = "application/json";
-    };
+    wb::PhaseSpec spec = wb::PutPhase("http PUT 1KiB durable", node->port(), n, warmup, seconds, kind, bodies,
+                                      "bench/c" + std::to_string(n));
     spec.on_success = [&](int c, const wb::Request& r) { written[static_cast<size_t>(c)].push_back(r.path); };
     auto m0 = wb::ScrapeMetrics(node->port(), kMetricNames, &metrics_err);
     phases.push_back(wb::RunPhase(spec, node->pid()));
@@ -347,6 +337,14 @@ int main(int argc, char** argv) {
               put_cpu_us > 0 ? static_cast<double>(cpus) * 1e6 / put_cpu_us : 0);
   std::printf("  errors: %llu\n", static_cast<unsigned long long>(errors));
   PrintErrors(phases);
+  if (capture_rounds > 0) {
+    const int put_clients = put32->clients;
+    wb::CaptureBenchArgs ca{walship, dir, bodies, warmup, seconds, kind, put_clients, capture_rounds};
+    if (!wb::RunCaptureBench(ca, &err)) {
+      std::fprintf(stderr, "walship_bench: capture section: %s\n", err.empty() ? "request errors" : err.c_str());
+      return 1;
+    }
+  }
   if (errors > 0) return 1;
   if (strict && !(write_pass && read_pass)) return 3;
   return 0;

@@ -167,4 +167,25 @@ double RunWrk(const std::string& url, int connections, int threads, double secon
   return std::strtod(output->c_str() + at + 13, nullptr);
 }
 
+PhaseSpec PutPhase(const std::string& name, int port, int clients, double warmup_s, double measure_s,
+                   ClientKind client, const std::vector<std::string>& bodies, const std::string& key_prefix) {
+  PhaseSpec spec;
+  spec.name = name;
+  spec.port = port;
+  spec.clients = clients;
+  spec.warmup_s = warmup_s;
+  spec.measure_s = measure_s;
+  spec.client = client;
+  spec.expect_status = 201;
+  spec.next = [&bodies, key_prefix](int c, uint64_t seq, Request* r) {
+    char key[64];
+    std::snprintf(key, sizeof key, "/t%02d/%08llu", c, static_cast<unsigned long long>(seq));
+    r->method = "PUT";
+    r->path = "/v1/archives/" + key_prefix + key;
+    r->body = bodies[(static_cast<size_t>(c) * 7919 + seq) % bodies.size()];
+    r->content_type = "application/json";
+  };
+  return spec;
+}
+
 }  // namespace walship::bench
