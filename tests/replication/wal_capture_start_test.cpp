@@ -1,0 +1,193 @@
+// WalCapture::Start: adopting a database the store has never seen, and
+// reconciling the store with the database at a restart (a clean stop, a
+// crash before a capture, a crash between the seal and the checkpoint), and
+// what it does when they do not reconcile: a new base, logged, not an error.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include "replication/wal_capture.h"
+#include "tests/replication/wal_capture_fixture.h"
+
+namespace walship {
+namespace {
+
+using walship::testing::ExecOrFail;
+using walship::testing::kCapturePageSize;
+using walship::testing::LogRecorder;
+using walship::testing::OpenWriteConnection;
+
+class WalCaptureStartTest : public walship::testing::WalCaptureFixture {
+ protected:
+  // A new database with a chain of two segments (txids 0 and 1), the
+  // second checkpointed.
+  void MakeCapturedDatabase() {
+    StartNewDatabase();
+    PutRows("a", 20);
+    ASSERT_EQ(Checkpoint(), SQLITE_OK);
+    ASSERT_EQ(Headers().size(), 2u);
+  }
+  void Restart(int64_t txid) {
+    CloseWriter();
+    OpenWriter();
+    Status s = StartCaptureAt(txid, /*created_database=*/false);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+};
+
+TEST_F(WalCaptureStartTest, AdoptingADatabaseRecordsABaseFirst) {
+  OpenWriter();
+  CreateSchema();
+  PutRows("a", 30);
+  ASSERT_EQ(sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr), SQLITE_OK);
+  PutRows("b", 30);  // left in the WAL
+  Status s = StartCapture(/*created_database=*/false);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(capture_->Stats().bases, 1u);
+  EXPECT_EQ(capture_->Stats().last_txid, 2);
+  ASSERT_TRUE(store_->BasePath(1).has_value());
+  EXPECT_TRUE(Headers().empty());
+
+  PutRows("c", 10);
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  std::vector<DecodedSegmentHeader> h = Headers();
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_TRUE(h[0].header.chain_start());
+  EXPECT_EQ(h[0].header.sequence, 1u);
+  EXPECT_EQ(h[0].header.first_txid, 3u);
+  ExpectReplayEqualsLive(/*from_base=*/true);
+}
+
+TEST_F(WalCaptureStartTest, AdoptingADamagedDatabaseIsRefused) {
+  OpenWriter();
+  CreateSchema();
+  PutRows("a", 200);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db_, "SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_items_1'", -1,
+                               &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  const int64_t index_root = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  ASSERT_EQ(sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr), SQLITE_OK);
+  CloseWriter();
+  // The index's root page, scrambled while no connection has the file open.
+  int fd = ::open(db_path_.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  const std::string junk(100, '\x7f');
+  ASSERT_EQ(::pwrite(fd, junk.data(), junk.size(), (index_root - 1) * kCapturePageSize + 8),
+            static_cast<ssize_t>(junk.size()));
+  ASSERT_EQ(::close(fd), 0);
+
+  OpenWriter();
+  Status s = StartCapture(/*created_database=*/false);
+  EXPECT_EQ(s.code(), Code::kCorruption) << s.ToString();
+  const std::string prefix = "start WAL capture: adopt " + db_path_ + ": ";
+  EXPECT_EQ(s.message().substr(0, prefix.size()), prefix) << s.ToString();
+  EXPECT_FALSE(store_->BasePath(1).has_value()) << "no base of a damaged database";
+}
+
+TEST_F(WalCaptureStartTest, CleanRestartContinuesTheChain) {
+  MakeCapturedDatabase();
+  const std::vector<DecodedSegmentHeader> before = Headers();
+  Restart(txid_);
+  EXPECT_EQ(capture_->Stats().bases, 0u);
+  EXPECT_EQ(capture_->Stats().last_sequence, 2u);
+  EXPECT_EQ(capture_->Stats().last_txid, 1);
+  EXPECT_EQ(capture_->Stats().db_checksum, before.back().header.db_checksum_after);
+  EXPECT_EQ(Headers().size(), 2u) << "nothing to seal at start";
+
+  PutRows("b", 10);
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  std::vector<DecodedSegmentHeader> h = Headers();
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_FALSE(h[2].header.chain_start());
+  EXPECT_EQ(h[2].header.sequence, 3u);
+  EXPECT_EQ(h[2].header.first_txid, 2u);
+  EXPECT_EQ(h[2].header.previous_sha256, before.back().segment_sha256);
+  ExpectReplayEqualsLive(/*from_base=*/false);
+}
+
+// Commits after the last capture, then a crash (no checkpoint): at start-up
+// they get the txids that end at the database's position and are sealed.
+TEST_F(WalCaptureStartTest, RestartSealsCommitsLeftUncapturedByACrash) {
+  MakeCapturedDatabase();
+  PutRows("b", 10);
+  PutRows("a", 5);
+  Commit("DELETE FROM items WHERE k = 'a-7'");
+  Restart(txid_);
+  EXPECT_EQ(capture_->Stats().bases, 0u);
+  std::vector<DecodedSegmentHeader> h = Headers();
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_FALSE(h[2].header.chain_start());
+  EXPECT_EQ(h[2].header.first_txid, 2u);
+  EXPECT_EQ(h[2].header.last_txid, 4u);
+  EXPECT_EQ(h[2].header.commits.size(), 3u);
+  EXPECT_EQ(capture_->Stats().last_txid, 4);
+
+  PutRows("c", 3);
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  ExpectReplayEqualsLive(/*from_base=*/false);
+}
+
+// A crash after the seal, before the checkpoint: the WAL still holds the
+// newest segment's frames, then one commit more.
+TEST_F(WalCaptureStartTest, RestartBetweenSealAndCheckpoint) {
+  MakeCapturedDatabase();
+  PutRows("b", 10);
+  ASSERT_EQ(capture_->BeforeCheckpoint(db_, "test").ToString(), "ok");
+  PutRows("c", 10);
+  Restart(txid_);
+  EXPECT_EQ(capture_->Stats().bases, 0u);
+  std::vector<DecodedSegmentHeader> h = Headers();
+  ASSERT_EQ(h.size(), 4u);
+  EXPECT_EQ(h[3].header.first_txid, 3u);
+  EXPECT_EQ(h[3].header.last_txid, 3u);
+  EXPECT_EQ(h[3].header.wal_first_frame, h[2].header.wal_last_frame + 1);
+  ExpectReplayEqualsLive(/*from_base=*/false);
+}
+
+TEST_F(WalCaptureStartTest, TxidThatDoesNotAddUpStartsANewBase) {
+  MakeCapturedDatabase();
+  PutRows("b", 10);  // txid 2, not captured
+  LogRecorder log;
+  txid_ += 5;        // the position claims more commits than the WAL holds
+  Restart(txid_);
+  EXPECT_EQ(capture_->Stats().bases, 1u);
+  EXPECT_TRUE(log.Contains("the database does not continue the newest segment"));
+  EXPECT_TRUE(log.Contains("1 commits in the WAL after segment 2 (txid 1) do not lead to the database's txid 7"));
+  ASSERT_TRUE(store_->BasePath(3).has_value());
+  EXPECT_EQ(capture_->Stats().last_txid, 7);
+
+  PutRows("c", 10);
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  std::vector<DecodedSegmentHeader> h = Headers();
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_TRUE(h[2].header.chain_start());
+  EXPECT_EQ(h[2].header.first_txid, 8u);
+  ExpectReplayEqualsLive(/*from_base=*/true);
+}
+
+TEST_F(WalCaptureStartTest, DatabaseChangedWhileStoppedStartsANewBase) {
+  MakeCapturedDatabase();
+  CloseWriter();
+  sqlite3* other = OpenWriteConnection(db_path_);
+  ExecOrFail(other, "UPDATE items SET v = x'00' WHERE k = 'a-3'; PRAGMA wal_checkpoint(TRUNCATE);");
+  ASSERT_EQ(sqlite3_close(other), SQLITE_OK);
+  LogRecorder log;
+  Restart(txid_);
+  EXPECT_EQ(capture_->Stats().bases, 1u);
+  EXPECT_TRUE(log.Contains("is not the one segment 2 leaves"));
+  ASSERT_TRUE(store_->BasePath(3).has_value());
+
+  PutRows("c", 10);
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  std::vector<DecodedSegmentHeader> h = Headers();
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_TRUE(h[2].header.chain_start());
+  ExpectReplayEqualsLive(/*from_base=*/true);
+}
+
+}  // namespace
+}  // namespace walship
