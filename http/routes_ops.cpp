@@ -3,6 +3,7 @@
 #include "http/error_map.h"
 #include "http/json_codec.h"
 #include "http/server.h"
+#include "replication/db_checksum.h"
 
 namespace walship::http {
 
@@ -50,6 +51,15 @@ void RegisterOpsRoutes(httplib::Server& svr, RouteContext& ctx) {
     body["last_checkpoint"] = last_ckpt ? nlohmann::json(FormatRfc3339Millis(last_ckpt)) : nlohmann::json(nullptr);
     body["error"] = ready.ok() ? nlohmann::json(nullptr) : nlohmann::json(ready.ToString());
     body["state"] = ctx.store.refused() ? "refused" : "serving";
+    if (std::optional<CaptureStats> c = ctx.store.Capture()) {
+      body["segments"] = {{"dir", ctx.store.segments_dir()},
+                          {"last_sequence", c->last_sequence},
+                          {"last_txid", c->last_txid},
+                          {"db_checksum", DbChecksumHex(c->db_checksum)},
+                          {"bases", c->bases}};
+    } else {
+      body["segments"] = nullptr;  // refused: no capture runs
+    }
     if (ctx.store.refused()) {
       // The position is unknown: the database was never opened.
       body["position"] = body["timeline"] = body["txid"] = nullptr;

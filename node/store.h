@@ -69,6 +69,8 @@ class Store {
   std::optional<CaptureStats> Capture() const {
     return capture_ ? std::optional<CaptureStats>(capture_->Stats()) : std::nullopt;
   }
+  // The segment store's folder ("" in a refused store, which has none).
+  std::string segments_dir() const { return segments_ ? segments_->dir() : std::string(); }
 
  private:
   Store(const Config& config, DirectoryLock lock) : config_(config), lock_(std::move(lock)) {}
