@@ -65,8 +65,23 @@ WalCapture::WalCapture(sqlite3* db, std::string wal_path, SegmentStore& store, c
       segment_bytes_(metrics.GetCounter("walship_segment_bytes_total", "Bytes of sealed segments, as stored")),
       frames_captured_(metrics.GetCounter("walship_wal_frames_captured_total", "Committed WAL frames captured")),
       bases_started_(metrics.GetCounter("walship_segment_bases_total", "New chain bases (database snapshots)")),
-      capture_seconds_(metrics.GetHistogram("walship_capture_seconds", "Time to capture and seal the WAL before a checkpoint",
-                                            LatencyBuckets())) {}
+      capture_seconds_(metrics.GetHistogram("walship_capture_seconds",
+                                            "Time the writer spends reading and verifying new WAL frames",
+                                            LatencyBuckets())),
+      seal_seconds_(metrics.GetHistogram("walship_seal_seconds",
+                                         "Time to hash, compress and durably publish one segment (sealer thread)",
+                                         LatencyBuckets())),
+      sealer_(std::make_unique<SegmentSealer>(
+          store, zstd_level, [this](const DecodedSegmentHeader& h, size_t bytes, double seconds) {
+            segments_sealed_.Add();
+            segment_bytes_.Add(bytes);
+            seal_seconds_.Observe(seconds);
+            stat_sequence_.store(h.header.sequence);
+            stat_txid_.store(static_cast<int64_t>(h.header.last_txid));
+            stat_checksum_.store(h.header.db_checksum_after);
+          })) {}
+
+WalCapture::~WalCapture() { sealer_->Stop(); }
 
 Result<std::unique_ptr<WalCapture>> WalCapture::Start(sqlite3* db, const std::string& db_path, SegmentStore& store,
                                                       const CaptureIdentity& identity, int64_t txid,
@@ -105,7 +120,7 @@ Result<std::unique_ptr<WalCapture>> WalCapture::Start(sqlite3* db, const std::st
   } else {
     const DecodedSegmentHeader& h = **newest;
     c->next_sequence_ = NextFreeSequence(store.dir(), h.header.sequence + 1);
-    c->previous_sha256_ = h.segment_sha256;
+    c->sealer_->SetPrevious(h.segment_sha256);
     c->next_starts_chain_ = false;
     c->last_txid_ = static_cast<int64_t>(h.header.last_txid);
     c->checksum_ = *file;
@@ -117,6 +132,7 @@ Result<std::unique_ptr<WalCapture>> WalCapture::Start(sqlite3* db, const std::st
       started = c->StartNewBase(r.message());
     }
   }
+  if (started.ok()) started = c->sealer_->WaitSealed();
   if (!started.ok()) return started.Wrap("start WAL capture");
   c->PublishStats();
   return c;
@@ -161,14 +177,13 @@ Status WalCapture::Reconcile(const DecodedSegmentHeader& newest, int64_t txid) {
                             ") do not lead to the database's txid " + std::to_string(txid));
   }
   if (labels->empty()) return Status::Ok();
-  return Seal(*rest, *labels);
+  return Seal(std::move(*rest), *labels);
 }
 
 Status WalCapture::StartOnEmptyFile(const DbChecksum& file, int64_t txid) {
   checksum_ = DbChecksum(page_size_);
   position_.reset();
   next_starts_chain_ = true;
-  previous_sha256_ = {};
   auto scan = ScanWalFile(wal_path_, {});
   if (!scan.ok()) return scan.status();
   if (scan->end == WalEnd::kCorruption) return scan->corruption->ToStatus();
@@ -190,12 +205,14 @@ Status WalCapture::StartOnEmptyFile(const DbChecksum& file, int64_t txid) {
     return StartNewBase("the WAL's " + std::to_string(CountCommits(*scan)) +
                         " commits do not make the new database from an empty file");
   }
-  return Seal(*scan, *labels);
+  return Seal(std::move(*scan), *labels);
 }
 
 Status WalCapture::StartNewBase(std::string_view why) {
   LogWarn("segment store: starting a new base (a snapshot of the database)",
           {{"sequence", next_sequence_}, {"why", why}});
+  // What was collected before is sealed first: the base comes after it.
+  WALSHIP_RETURN_IF_ERROR(sealer_->WaitSealed().Wrap("new base"));
   int log_frames = 0;
   int done = 0;
   int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &done);
@@ -213,7 +230,6 @@ Status WalCapture::StartNewBase(std::string_view why) {
   checksum_ = std::move(copy).value();
   position_.reset();  // the TRUNCATE checkpoint emptied the WAL
   next_starts_chain_ = true;
-  previous_sha256_ = {};
   if (!pending_.empty()) last_txid_ = std::max(last_txid_, pending_.back().txid);
   pending_.clear();
   bases_started_.Add();
@@ -231,31 +247,46 @@ std::optional<std::vector<WalCapture::PendingCommit>> WalCapture::LabelEndingAt(
   return out;
 }
 
-void WalCapture::AfterCommit(int64_t txid, int64_t commit_unix_ms) { pending_.push_back({txid, commit_unix_ms}); }
-
-Status WalCapture::BeforeCheckpoint(sqlite3* /*writer*/, std::string_view reason) {
-  const int64_t start_ns = clock_.MonotonicNanos();
-  auto scan = ScanWalFile(wal_path_, {position_, true});
-  if (!scan.ok()) {
-    if (scan.status().reason() == "wal_diverged") return StartNewBase(scan.status().message());
-    return scan.status().Wrap("capture WAL before checkpoint (" + std::string(reason) + ")");
-  }
-  if (scan->end == WalEnd::kCorruption) {
-    return scan->corruption->ToStatus().Wrap("capture WAL before checkpoint (" + std::string(reason) + ")");
-  }
-  const size_t commits = CountCommits(*scan);
-  if (commits != pending_.size()) {
-    return StartNewBase("the WAL holds " + std::to_string(commits) + " new commits but the writer made " +
-                        std::to_string(pending_.size()) + ": frames were written behind the node's back");
-  }
-  if (commits == 0) return Status::Ok();
-  Status s = Seal(*scan, pending_);
-  if (s.ok()) pending_.clear();
-  capture_seconds_.Observe(static_cast<double>(clock_.MonotonicNanos() - start_ns) / 1e9);
-  return s.Wrap("capture WAL before checkpoint (" + std::string(reason) + ")");
+void WalCapture::AfterCommit(int64_t txid, int64_t commit_unix_ms) {
+  pending_.push_back({txid, commit_unix_ms});
+  // Collect now and then between checkpoints, so each pause of the writer
+  // stays short and the sealer works while writes go on.
+  constexpr int64_t kCollectIntervalNs = 100'000'000;
+  const int64_t now = clock_.MonotonicNanos();
+  if (collect_blocked_ || now - last_collect_ns_ < kCollectIntervalNs) return;
+  last_collect_ns_ = now;
+  if (Status s = Collect(); !s.ok()) collect_blocked_ = true;  // the next checkpoint deals with it
 }
 
-Status WalCapture::Seal(const WalScan& scan, const std::vector<PendingCommit>& commits) {
+Status WalCapture::Collect() {
+  const int64_t start_ns = clock_.MonotonicNanos();
+  auto scan = ScanWalFile(wal_path_, {position_, true});
+  if (!scan.ok()) return scan.status();
+  if (scan->end == WalEnd::kCorruption) return scan->corruption->ToStatus();
+  const size_t commits = CountCommits(*scan);
+  if (commits != pending_.size()) {
+    return Status::Conflict("the WAL holds " + std::to_string(commits) + " new commits but the writer made " +
+                            std::to_string(pending_.size()) + ": frames were written behind the node's back")
+        .WithReason("foreign_writes");
+  }
+  if (commits == 0) return Status::Ok();
+  Status s = Seal(std::move(*scan), pending_);
+  if (s.ok()) pending_.clear();
+  capture_seconds_.Observe(static_cast<double>(clock_.MonotonicNanos() - start_ns) / 1e9);
+  return s;
+}
+
+Status WalCapture::BeforeCheckpoint(sqlite3* /*writer*/, std::string_view reason) {
+  const std::string context = "capture WAL before checkpoint (" + std::string(reason) + ")";
+  collect_blocked_ = false;
+  last_collect_ns_ = clock_.MonotonicNanos();
+  Status s = Collect();
+  if (s.reason() == "wal_diverged" || s.reason() == "foreign_writes") return StartNewBase(s.message());
+  WALSHIP_RETURN_IF_ERROR(s.Wrap(context));
+  return sealer_->WaitSealed().Wrap(context);
+}
+
+Status WalCapture::Seal(WalScan&& scan, const std::vector<PendingCommit>& commits) {
   Segment seg;
   SegmentHeader& h = seg.header;
   h.flags = next_starts_chain_ ? kSegmentFlagChainStart : 0;
@@ -274,12 +305,11 @@ Status WalCapture::Seal(const WalScan& scan, const std::vector<PendingCommit>& c
   h.db_pages_before = checksum_.page_count();
   h.db_checksum_before = checksum_.Value();
   h.sealed_unix_ms = clock_.NowUnixMillis();
-  if (!next_starts_chain_) h.previous_sha256 = previous_sha256_;
 
   DbChecksum after = checksum_;
   size_t next_commit = 0;
   seg.frames.reserve(scan.frames.size());
-  for (const auto& f : scan.frames) {
+  for (auto& f : scan.frames) {
     WALSHIP_RETURN_IF_ERROR(after.UpdatePage(f.page_number, f.page));
     if (f.is_commit()) {
       after.SetPageCount(f.db_pages_after_commit);
@@ -287,30 +317,28 @@ Status WalCapture::Seal(const WalScan& scan, const std::vector<PendingCommit>& c
       h.commits.push_back(SegmentCommit{static_cast<uint64_t>(c.txid), c.commit_unix_ms,
                                         static_cast<uint32_t>(seg.frames.size() + 1), f.db_pages_after_commit});
     }
-    seg.frames.push_back(SegmentFrame{f.page_number, f.db_pages_after_commit, f.page});
+    seg.frames.push_back(SegmentFrame{f.page_number, f.db_pages_after_commit, std::move(f.page)});
   }
   h.db_checksum_after = after.Value();
-  auto encoded = EncodeSegment(seg, zstd_level_);
-  if (!encoded.ok()) return encoded.status().Wrap("seal segment " + std::to_string(next_sequence_));
-  WALSHIP_RETURN_IF_ERROR(store_.Publish(*encoded).Wrap("seal segment " + std::to_string(next_sequence_)));
+  const size_t frames = seg.frames.size();
+  WALSHIP_RETURN_IF_ERROR(sealer_->Submit(std::move(seg)));
 
   position_ = scan.next;
   checksum_ = std::move(after);
-  previous_sha256_ = encoded->header.segment_sha256;
   next_starts_chain_ = false;
   last_txid_ = commits.back().txid;
   ++next_sequence_;
-  segments_sealed_.Add();
-  segment_bytes_.Add(encoded->bytes.size());
-  frames_captured_.Add(seg.frames.size());
-  PublishStats();
+  frames_captured_.Add(frames);
   return Status::Ok();
 }
 
 void WalCapture::PublishStats() {
-  stat_sequence_.store(next_sequence_ - 1);
-  stat_txid_.store(last_txid_);
-  stat_checksum_.store(checksum_.Value());
+  // Before any segment of this process is sealed: what the store holds.
+  if (stat_sequence_.load() == 0) {
+    stat_sequence_.store(next_sequence_ - 1);
+    stat_txid_.store(last_txid_);
+    stat_checksum_.store(checksum_.Value());
+  }
 }
 
 CaptureStats WalCapture::Stats() const {

@@ -2,6 +2,12 @@
 // previous capture is read, verified and sealed into a segment of the store,
 // durably, so nothing SQLite checkpoints away is missing from the store.
 //
+// The writer thread only collects: it reads and verifies the new committed
+// frames (between groups, every collect interval and before each
+// checkpoint) and hands them to the SegmentSealer, which hashes, compresses
+// and publishes them on its own thread. Before a checkpoint the writer waits
+// until everything collected is durable.
+//
 // The capture keeps where it stopped (the WAL salts, the last commit frame
 // taken and its cumulative checksum), the database checksum after the last
 // segment, and the txid and commit time of every transaction the writer
@@ -37,6 +43,7 @@
 #include "base/status.h"
 #include "replication/checkpoint_hook.h"
 #include "replication/db_checksum.h"
+#include "replication/segment_sealer.h"
 #include "replication/segment_store.h"
 #include "replication/wal_file.h"
 
@@ -64,6 +71,7 @@ class WalCapture final : public CheckpointHook {
                                                    const CaptureIdentity& identity, int64_t txid,
                                                    bool created_database, int zstd_level, Clock& clock,
                                                    MetricsRegistry& metrics);
+  ~WalCapture() override;
 
   void AfterCommit(int64_t txid, int64_t commit_unix_ms) override;
   Status BeforeCheckpoint(sqlite3* writer, std::string_view reason) override;
@@ -87,8 +95,12 @@ class WalCapture final : public CheckpointHook {
   // A complete checkpoint, then the file copied into the store as the base
   // of the next segment.
   Status StartNewBase(std::string_view why);
-  // Seals the committed frames of `scan` with the given commits.
-  Status Seal(const WalScan& scan, const std::vector<PendingCommit>& commits);
+  // Hands the committed frames of `scan`, labeled with `commits`, to the
+  // sealer, and moves the capture's position past them.
+  Status Seal(WalScan&& scan, const std::vector<PendingCommit>& commits);
+  // Reads the frames committed since the position and seals them. Errors
+  // with reason "wal_diverged" or "foreign_writes" call for a new base.
+  Status Collect();
   // Labels the scan's commit frames with the txids that end at `txid`.
   static std::optional<std::vector<PendingCommit>> LabelEndingAt(const WalScan& scan, int64_t txid, int64_t now_ms);
   void PublishStats();
@@ -105,10 +117,11 @@ class WalCapture final : public CheckpointHook {
   std::optional<WalPosition> position_;  // where the next scan resumes
   DbChecksum checksum_;                  // the database after the last segment
   uint64_t next_sequence_ = 1;
-  Sha256Digest previous_sha256_{};
   bool next_starts_chain_ = true;
   int64_t last_txid_ = -1;
   std::vector<PendingCommit> pending_;  // committed since the last capture
+  int64_t last_collect_ns_ = 0;
+  bool collect_blocked_ = false;  // a collect failed: leave it to the next checkpoint
 
   // For Stats(), from any thread.
   std::atomic<uint64_t> stat_sequence_{0};
@@ -121,6 +134,9 @@ class WalCapture final : public CheckpointHook {
   Counter& frames_captured_;
   Counter& bases_started_;
   Histogram& capture_seconds_;
+  Histogram& seal_seconds_;
+  // Last: its thread calls back into the stats above.
+  std::unique_ptr<SegmentSealer> sealer_;
 };
 
 }  // namespace walship

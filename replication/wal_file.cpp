@@ -1,5 +1,8 @@
 #include "replication/wal_file.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include <cstdio>
 
 namespace walship {
@@ -329,6 +332,22 @@ Status WalCorruption::ToStatus() const {
                             " behind it (frame" + (n == 1 ? " " : "s ") + frames +
                             "): SQLite would drop these committed transactions without an error")
       .WithReason("wal_corruption");
+}
+
+Status FileWalSource::ReadAt(uint64_t offset, size_t n, char* out) const {
+  if (n > kWindowBytes) return file_.ReadAt(offset, n, out);
+  if (offset < window_offset_ || offset + n > window_offset_ + window_.size()) {
+    const uint64_t len = std::min<uint64_t>(kWindowBytes, size() - std::min(offset, size()));
+    window_.resize(static_cast<size_t>(len));
+    window_offset_ = offset;
+    if (Status s = file_.ReadAt(offset, window_.size(), window_.data()); !s.ok()) {
+      window_.clear();
+      return s;
+    }
+    if (n > window_.size()) return file_.ReadAt(offset, n, out);  // past the end: the file's own error
+  }
+  std::memcpy(out, window_.data() + (offset - window_offset_), n);
+  return Status::Ok();
 }
 
 Status BytesWalSource::ReadAt(uint64_t offset, size_t n, char* out) const {
