@@ -134,6 +134,9 @@ Result<std::unique_ptr<WalCapture>> WalCapture::Start(sqlite3* db, const std::st
   }
   if (started.ok()) started = c->sealer_->WaitSealed();
   if (!started.ok()) return started.Wrap("start WAL capture");
+  auto version = c->DataVersion();
+  if (!version.ok()) return version.status().Wrap("start WAL capture");
+  c->data_version_ = *version;
   c->PublishStats();
   return c;
 }
@@ -230,6 +233,9 @@ Status WalCapture::StartNewBase(std::string_view why) {
   checksum_ = std::move(copy).value();
   position_.reset();  // the TRUNCATE checkpoint emptied the WAL
   next_starts_chain_ = true;
+  auto version = DataVersion();
+  if (!version.ok()) return version.status().Wrap("new base");
+  data_version_ = *version;
   if (!pending_.empty()) last_txid_ = std::max(last_txid_, pending_.back().txid);
   pending_.clear();
   bases_started_.Add();
@@ -258,8 +264,22 @@ void WalCapture::AfterCommit(int64_t txid, int64_t commit_unix_ms) {
   if (Status s = Collect(); !s.ok()) collect_blocked_ = true;  // the next checkpoint deals with it
 }
 
+Result<int64_t> WalCapture::DataVersion() const {
+  auto v = QueryText(db_, "PRAGMA data_version");
+  if (!v.ok()) return v.status();
+  return static_cast<int64_t>(std::stoll(*v));
+}
+
 Status WalCapture::Collect() {
   const int64_t start_ns = clock_.MonotonicNanos();
+  auto version = DataVersion();
+  if (!version.ok()) return version.status();
+  if (*version != data_version_) {
+    return Status::Conflict("another connection committed to the database (data_version " +
+                            std::to_string(data_version_) + " -> " + std::to_string(*version) +
+                            "): frames were written behind the node's back")
+        .WithReason("foreign_writes");
+  }
   auto scan = ScanWalFile(wal_path_, {position_, true});
   if (!scan.ok()) return scan.status();
   if (scan->end == WalEnd::kCorruption) return scan->corruption->ToStatus();

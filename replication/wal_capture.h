@@ -104,6 +104,7 @@ class WalCapture final : public CheckpointHook {
   // Labels the scan's commit frames with the txids that end at `txid`.
   static std::optional<std::vector<PendingCommit>> LabelEndingAt(const WalScan& scan, int64_t txid, int64_t now_ms);
   void PublishStats();
+  Result<int64_t> DataVersion() const;
 
   sqlite3* db_;  // the write connection (borrowed)
   const std::string wal_path_;
@@ -121,6 +122,10 @@ class WalCapture final : public CheckpointHook {
   int64_t last_txid_ = -1;
   std::vector<PendingCommit> pending_;  // committed since the last capture
   int64_t last_collect_ns_ = 0;
+  // PRAGMA data_version of the write connection: it changes exactly when
+  // another connection commits, which a count of commit frames can miss (a
+  // foreign checkpoint, then as many foreign commits as ours).
+  int64_t data_version_ = 0;
   bool collect_blocked_ = false;  // a collect failed: leave it to the next checkpoint
 
   // For Stats(), from any thread.

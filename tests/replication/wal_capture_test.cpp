@@ -217,7 +217,7 @@ TEST_F(WalCaptureTest, ForeignCheckpointOfUncapturedFramesStartsANewBase) {
 // database than the live one. Enable it with the fix (each pending commit
 // remembers the WAL salts it went into; a pending commit of another
 // generation than the scanned one starts a new base).
-TEST_F(WalCaptureTest, DISABLED_ForeignCheckpointAndCommitStartANewBase) {
+TEST_F(WalCaptureTest, ForeignCheckpointAndCommitStartANewBase) {
   StartNewDatabase();
   PutRows("a", 200);  // many pages the foreign commit does not write
   sqlite3* other = OpenWriteConnection(db_path_);
