@@ -92,6 +92,7 @@ std::map<std::string, Setter> SettingsFor(Config* c) {
        })},
       {"segments.zstd_level", IntSetting(&c->segments_zstd_level, 1, 19)},
       {"segments.capture", BoolSetting(&c->segments_capture)},
+      {"segments.collect_interval_ms", IntSetting(&c->segments_collect_interval_ms, 0, kMaxMs)},
       {"limits.max_key_bytes", IntSetting(&c->max_key_bytes, 1, 65536)},
       {"limits.max_body_bytes", IntSetting(&c->max_body_bytes, 1024, 1ll << 30)},
       {"limits.max_metadata_bytes", IntSetting(&c->max_metadata_bytes, 2, 16ll << 20)},

@@ -42,6 +42,10 @@ struct Config {
   // [segments]
   std::string segments_dir;          // empty: DATA/segments
   int64_t segments_zstd_level = 3;
+  // How often the writer hands new frames to the sealer between checkpoints:
+  // shorter pauses of the writer, but more (smaller) segments. 0: only at
+  // checkpoints (one segment per checkpoint, one longer pause).
+  int64_t segments_collect_interval_ms = 100;
   // Off only to measure what capture costs (make bench): with it off,
   // nothing SQLite checkpoints away is kept anywhere.
   bool segments_capture = true;

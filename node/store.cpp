@@ -95,6 +95,7 @@ Status Store::StartCapture(SqliteDb& db, Position pos, bool created, Clock& cloc
                                    static_cast<int>(config_.segments_zstd_level), clock, metrics);
   if (!capture.ok()) return capture.status();
   capture_ = std::move(capture).value();
+  capture_->SetCollectInterval(config_.segments_collect_interval_ms);
   return Status::Ok();
 }
 

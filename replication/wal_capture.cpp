@@ -257,9 +257,8 @@ void WalCapture::AfterCommit(int64_t txid, int64_t commit_unix_ms) {
   pending_.push_back({txid, commit_unix_ms});
   // Collect now and then between checkpoints, so each pause of the writer
   // stays short and the sealer works while writes go on.
-  constexpr int64_t kCollectIntervalNs = 100'000'000;
   const int64_t now = clock_.MonotonicNanos();
-  if (collect_blocked_ || now - last_collect_ns_ < kCollectIntervalNs) return;
+  if (collect_blocked_ || collect_interval_ns_ <= 0 || now - last_collect_ns_ < collect_interval_ns_) return;
   last_collect_ns_ = now;
   if (Status s = Collect(); !s.ok()) collect_blocked_ = true;  // the next checkpoint deals with it
 }

@@ -71,6 +71,9 @@ class WalCapture final : public CheckpointHook {
                                                    const CaptureIdentity& identity, int64_t txid,
                                                    bool created_database, int zstd_level, Clock& clock,
                                                    MetricsRegistry& metrics);
+  // How often AfterCommit collects between checkpoints; 0: never (only
+  // before checkpoints). Call before the writer starts.
+  void SetCollectInterval(int64_t interval_ms) { collect_interval_ns_ = interval_ms * 1'000'000; }
   ~WalCapture() override;
 
   void AfterCommit(int64_t txid, int64_t commit_unix_ms) override;
@@ -122,6 +125,7 @@ class WalCapture final : public CheckpointHook {
   int64_t last_txid_ = -1;
   std::vector<PendingCommit> pending_;  // committed since the last capture
   int64_t last_collect_ns_ = 0;
+  int64_t collect_interval_ns_ = 100'000'000;
   // PRAGMA data_version of the write connection: it changes exactly when
   // another connection commits, which a count of commit frames can miss (a
   // foreign checkpoint, then as many foreign commits as ours).

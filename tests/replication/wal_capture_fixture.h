@@ -77,11 +77,14 @@ class LogRecorder {
 class StillClock final : public Clock {
  public:
   int64_t NowUnixMillis() const override { return millis_; }
-  int64_t MonotonicNanos() const override { return 0; }
+  int64_t MonotonicNanos() const override { return monotonic_ns_; }
   void AdvanceMillis(int64_t ms) { millis_ += ms; }
+  // Only tests of the collect interval move it.
+  void AdvanceMonotonicMillis(int64_t ms) { monotonic_ns_ += ms * 1'000'000; }
 
  private:
   int64_t millis_ = 1'700'000'000'000;
+  int64_t monotonic_ns_ = 0;
 };
 
 class WalCaptureFixture : public ::testing::Test {

@@ -231,5 +231,29 @@ TEST_F(WalCaptureTest, ForeignCheckpointAndCommitStartANewBase) {
   ExpectReplayEqualsLive(/*from_base=*/true);
 }
 
+TEST_F(WalCaptureTest, CollectIntervalSealsBetweenCheckpointsAndZeroWaitsForTheCheckpoint) {
+  StartNewDatabase();  // segment 1: the schema
+  capture_->SetCollectInterval(100);
+  for (int i = 0; i < 3; ++i) {
+    clock_.AdvanceMonotonicMillis(150);  // each commit comes after a full interval
+    PutRows("a" + std::to_string(i), 5);
+  }
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  std::vector<DecodedSegmentHeader> h = Headers();
+  ASSERT_EQ(h.size(), 4u) << "one segment per interval: the commits were collected as they came";
+  for (size_t i = 1; i < h.size(); ++i) EXPECT_EQ(h[i].header.commits.size(), 1u);
+
+  capture_->SetCollectInterval(0);
+  for (int i = 0; i < 3; ++i) {
+    clock_.AdvanceMonotonicMillis(150);
+    PutRows("b" + std::to_string(i), 5);
+  }
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  h = Headers();
+  ASSERT_EQ(h.size(), 5u) << "interval 0: one segment at the checkpoint";
+  EXPECT_EQ(h.back().header.commits.size(), 3u);
+  ExpectReplayEqualsLive(/*from_base=*/false);
+}
+
 }  // namespace
 }  // namespace walship
