@@ -212,9 +212,9 @@ void Writer::Checkpoint(std::string_view reason) {
     Status s = hook_->BeforeCheckpoint(db_->raw(), reason);
     if (!s.ok()) {
       checkpoints_failed_.Add();
-      // Damaged WAL bytes or a failed segment write: writing on would add
-      // frames the store cannot take. Anything else is retried next time.
-      if (s.code() == Code::kIOError || s.code() == Code::kCorruption) SetSticky(s);
+      // Damaged WAL bytes, a failed segment write, anything but "try again
+      // later": writing on would add frames the store cannot take.
+      if (s.code() != Code::kUnavailable) SetSticky(s);
       LogError("checkpoint skipped: the checkpoint hook failed", {{"reason", reason}, {"error", s.ToString()}});
       return;
     }

@@ -19,7 +19,7 @@ class CheckpointHook {
   // After each committed write transaction: its txid and commit time.
   virtual void AfterCommit(int64_t txid, int64_t commit_unix_ms) = 0;
   // Just before each checkpoint. An error skips the checkpoint (the WAL
-  // keeps every frame); kCorruption and kIOError also stop writes.
+  // keeps every frame); any error but kUnavailable also stops writes.
   virtual Status BeforeCheckpoint(sqlite3* writer, std::string_view reason) = 0;
 };
 

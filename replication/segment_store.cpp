@@ -243,6 +243,18 @@ std::optional<std::string> SegmentStore::BasePath(uint64_t sequence) const {
   return path;
 }
 
+Result<std::string> SegmentStore::QuarantineBase(uint64_t sequence, int64_t unix_ms) {
+  const std::string from = dir_ + "/" + BaseFileName(sequence);
+  const std::string qdir = dir_ + "/" + kQuarantineDir;
+  const std::string to = qdir + "/" + BaseFileName(sequence) + "." + std::to_string(unix_ms);
+  const std::string context = "quarantine " + from;
+  WALSHIP_RETURN_IF_ERROR(EnsureDirectory(qdir).Wrap(context));
+  if (::rename(from.c_str(), to.c_str()) != 0) return Status::IOError(context + ": rename: " + ErrnoMessage(errno));
+  WALSHIP_RETURN_IF_ERROR(FsyncDirectory(qdir).Wrap(context));
+  WALSHIP_RETURN_IF_ERROR(FsyncDirectory(dir_).Wrap(context));
+  return to;
+}
+
 Result<std::vector<SegmentFileEntry>> SegmentStore::List() const {
   const std::string context = "segment store " + dir_;
   std::vector<SegmentFileEntry> out;
@@ -251,6 +263,7 @@ Result<std::vector<SegmentFileEntry>> SegmentStore::List() const {
   for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.starts_with(kTempPrefix) || IsBaseFileName(name)) continue;
+    if (name == kQuarantineDir && it->is_directory()) continue;
     std::optional<SegmentFileEntry> e = ParseSegmentFileName(name);
     if (!e || !it->is_regular_file()) {
       return Status::Corruption("unexpected file " + name + " (not a segment, base snapshot or temp file)")

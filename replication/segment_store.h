@@ -7,7 +7,8 @@
 //            with that sequence applies onto (absent when the chain starts
 //            from an empty file)
 // Everything is published durably: a temp file in the folder, fsync, rename,
-// fsync of the folder. Temp files ("tmp-" + the final name) left by a crash
+// fsync of the folder. DIR/quarantine/ holds bases that were superseded
+// before any segment followed them. Temp files ("tmp-" + the final name) left by a crash
 // are never listed as segments; the next publish of that name overwrites them.
 // Any other name in the folder is an error (see List): the store never
 // guesses what a stray file means.
@@ -52,6 +53,11 @@ class SegmentStore {
   Status PublishBase(uint64_t sequence, const std::string& snapshot_path);
   // The base snapshot's path for a chain-start segment, if the store has one.
   std::optional<std::string> BasePath(uint64_t sequence) const;
+  // Moves a base no segment uses (superseded by a newer base before any
+  // segment followed it) into DIR/quarantine/, durably; returns where.
+  // Nothing in the store is ever deleted.
+  Result<std::string> QuarantineBase(uint64_t sequence, int64_t unix_ms);
+  static constexpr const char* kQuarantineDir = "quarantine";
 
   // Every segment file, by sequence (then name: two files may claim one
   // sequence, and List reports both); base snapshots and temp files are not

@@ -29,20 +29,40 @@ Result<std::string> QueryText(sqlite3* db, const char* sql) {
   return out;
 }
 
+Status CheckIntegrity(sqlite3* db, const std::string& context) {
+  auto check = QueryText(db, "PRAGMA integrity_check");
+  if (!check.ok()) return check.status().Wrap(context);
+  if (*check != "ok") return Status::Corruption(context + ": integrity_check: " + *check);
+  return Status::Ok();
+}
+
+// The highest sequence of a base file in `dir` above `above`, if any.
+std::optional<uint64_t> HighestBaseAbove(const std::string& dir, uint64_t above) {
+  std::optional<uint64_t> best;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("base-", 0) != 0 || name.size() != 5 + 20 + 3 || name.compare(25, 3, ".db") != 0) continue;
+    if (name.find_first_not_of("0123456789", 5) != 25) continue;
+    const uint64_t seq = std::stoull(name.substr(5, 20));
+    if (seq > above && (!best || seq > *best)) best = seq;
+  }
+  return best;
+}
+
 size_t CountCommits(const WalScan& scan) {
   size_t n = 0;
   for (const auto& f : scan.frames) n += f.is_commit() ? 1 : 0;
   return n;
 }
 
-// One past the highest sequence any segment or base file in `dir` names, so
-// a base whose segment never came (a stop right after it) is never reused.
+// One past the highest sequence any segment file in `dir` names (even one
+// whose header cannot be read), so no segment name is ever taken twice.
 uint64_t NextFreeSequence(const std::string& dir, uint64_t at_least) {
   uint64_t next = at_least;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    std::string name = e.path().filename().string();
-    if (name.rfind("base-", 0) == 0) name = name.substr(5);
+    const std::string name = e.path().filename().string();
     if (name.size() < 20 || name.find_first_not_of("0123456789") < 20) continue;
     next = std::max<uint64_t>(next, std::stoull(name.substr(0, 20)) + 1);
   }
@@ -97,9 +117,15 @@ Result<std::unique_ptr<WalCapture>> WalCapture::Start(sqlite3* db, const std::st
   if (!file.ok()) return file.status().Wrap("start WAL capture");
   auto newest = store.NewestHeader();
   Status started;
-  if (!newest.ok()) {
+  const uint64_t newest_sequence = newest.ok() && newest->has_value() ? (**newest).header.sequence : 0;
+  if (auto base = c->ResumeOnNewestBase(newest_sequence, *file, txid); !base.ok()) {
+    return base.status().Wrap("start WAL capture");
+  } else if (*base) {
+    started = Status::Ok();  // continues on a base no segment follows yet
+  } else if (!newest.ok()) {
     LogError("segment store: the newest segment cannot be read; starting a new base after it",
              {{"error", newest.status().ToString()}});
+    WALSHIP_RETURN_IF_ERROR(CheckIntegrity(db, "start WAL capture: " + db_path));
     c->next_sequence_ = NextFreeSequence(store.dir(), 1);
     c->last_txid_ = txid;
     started = c->StartNewBase("the newest segment cannot be read: " + newest.status().ToString());
@@ -109,11 +135,7 @@ Result<std::unique_ptr<WalCapture>> WalCapture::Start(sqlite3* db, const std::st
       started = c->StartOnEmptyFile(*file, txid);
     } else {
       // Adopting a database this store has never seen: it must be sound.
-      auto check = QueryText(db, "PRAGMA integrity_check");
-      if (!check.ok()) return check.status().Wrap("start WAL capture: adopt " + db_path);
-      if (*check != "ok") {
-        return Status::Corruption("start WAL capture: adopt " + db_path + ": integrity_check: " + *check);
-      }
+      WALSHIP_RETURN_IF_ERROR(CheckIntegrity(db, "start WAL capture: adopt " + db_path));
       c->last_txid_ = txid;
       started = c->StartNewBase("adopting a database the segment store has no chain for");
     }
@@ -126,8 +148,12 @@ Result<std::unique_ptr<WalCapture>> WalCapture::Start(sqlite3* db, const std::st
     c->checksum_ = *file;
     Status r = c->Reconcile(h, txid);
     if (!r.ok()) {
-      LogWarn("segment store: the database does not continue the newest segment; starting a new base",
-              {{"segment", h.header.sequence}, {"why", r.ToString()}});
+      // Foreign writes while the node was down, or damage: a damaged file
+      // must not become a base.
+      LogError("segment store: the database does not continue the newest segment; checking it, then starting "
+               "a new base",
+               {{"segment", h.header.sequence}, {"why", r.ToString()}});
+      WALSHIP_RETURN_IF_ERROR(CheckIntegrity(db, "start WAL capture: " + db_path));
       c->last_txid_ = std::max<int64_t>(c->last_txid_, txid);
       started = c->StartNewBase(r.message());
     }
@@ -183,6 +209,31 @@ Status WalCapture::Reconcile(const DecodedSegmentHeader& newest, int64_t txid) {
   return Seal(std::move(*rest), *labels);
 }
 
+Result<bool> WalCapture::ResumeOnNewestBase(uint64_t newest_sequence, const DbChecksum& file, int64_t txid) {
+  const auto base = HighestBaseAbove(store_.dir(), newest_sequence);
+  if (!base) return false;
+  auto path = store_.BasePath(*base);
+  if (!path) return false;
+  auto sum = DbChecksum::ComputeFromFile(*path, page_size_);
+  if (!sum.ok() || sum->Value() != file.Value() || sum->page_count() != file.page_count()) return false;
+  // The file is still the base: only WAL commits (if any) came after it.
+  auto scan = ScanWalFile(wal_path_, {});
+  if (!scan.ok()) return scan.status();
+  if (scan->end == WalEnd::kCorruption) return scan->corruption->ToStatus();
+  auto labels = LabelEndingAt(*scan, txid, clock_.NowUnixMillis());
+  if (!labels) return false;
+  checksum_ = std::move(sum).value();
+  next_sequence_ = *base;
+  next_starts_chain_ = true;
+  position_.reset();
+  last_txid_ = txid - static_cast<int64_t>(labels->size());
+  LogInfo("segment store: continuing on base snapshot " + std::to_string(*base) + ", which no segment follows yet",
+          {{"uncaptured_commits", labels->size()}});
+  if (labels->empty()) return true;
+  WALSHIP_RETURN_IF_ERROR(Seal(std::move(*scan), *labels));
+  return true;
+}
+
 Status WalCapture::StartOnEmptyFile(const DbChecksum& file, int64_t txid) {
   checksum_ = DbChecksum(page_size_);
   position_.reset();
@@ -224,12 +275,25 @@ Status WalCapture::StartNewBase(std::string_view why) {
                                  : Status::IOError(sqlite3_errmsg(db_));
     return s.Wrap("new base: checkpoint");
   }
+  // From here on the WAL no longer holds the frames since the last segment:
+  // if the base cannot be published they are in no segment and no base, so
+  // the failure stops writes (an I/O error to the writer).
   const std::string tmp = store_.dir() + "/tmp-base-" + std::to_string(next_sequence_) + ".db";
   auto copy = CopyDatabaseFile(db_, page_size_, tmp);
-  if (!copy.ok()) return copy.status().Wrap("new base");
-  Status published = store_.PublishBase(next_sequence_, tmp);
+  Status published = copy.status();
+  if (published.ok() && store_.BasePath(next_sequence_)) {
+    // An earlier base no segment followed: this one supersedes it, under the
+    // same sequence, so the segments stay one apart.
+    auto moved = store_.QuarantineBase(next_sequence_, clock_.NowUnixMillis());
+    if (moved.ok()) LogWarn("segment store: superseded base moved to quarantine", {{"path", *moved}});
+    published = moved.status();
+  }
+  if (published.ok()) published = store_.PublishBase(next_sequence_, tmp);
   ::unlink(tmp.c_str());  // our own temp copy; the store holds the published one
-  if (!published.ok()) return published.Wrap("new base");
+  if (!published.ok()) {
+    return Status::IOError("new base " + std::to_string(next_sequence_) + " after a checkpoint: " +
+                           published.ToString());
+  }
   checksum_ = std::move(copy).value();
   position_.reset();  // the TRUNCATE checkpoint emptied the WAL
   next_starts_chain_ = true;

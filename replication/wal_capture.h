@@ -89,6 +89,10 @@ class WalCapture final : public CheckpointHook {
   WalCapture(sqlite3* db, std::string wal_path, SegmentStore& store, const CaptureIdentity& identity,
              uint32_t page_size, int zstd_level, Clock& clock, MetricsRegistry& metrics);
 
+  // Start-up: when the store's newest file is a base snapshot no segment
+  // follows yet and the database is still that base, continue on it (true)
+  // rather than copy the database again.
+  Result<bool> ResumeOnNewestBase(uint64_t newest_sequence, const DbChecksum& file, int64_t txid);
   // Start-up: continue the store's chain, or say why it cannot be.
   Status Reconcile(const DecodedSegmentHeader& newest, int64_t txid);
   // Start-up of a database made by this start: the chain starts on the

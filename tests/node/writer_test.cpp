@@ -338,6 +338,16 @@ TEST_F(WriterTest, HookIOErrorSkipsTheCheckpointAndStopsWrites) {
   EXPECT_EQ(Write({PutOp("b", "y")}).status.reason(), "writes_stopped");
 }
 
+TEST_F(WriterTest, AnyHookErrorButUnavailableStopsWrites) {
+  hook_.set_fail(Status::Conflict("new base: publish base snapshot for segment 3: the store holds another"));
+  StartWriter(&hook_);
+  ASSERT_TRUE(Write({PutOp("a", "x")}).status.ok());
+  writer_->RequestCheckpoint();
+  ASSERT_TRUE(WaitFor([&] { return Checkpoints("failed") == 1; }));
+  EXPECT_EQ(writer_->Health().code(), Code::kConflict);
+  EXPECT_EQ(Write({PutOp("b", "y")}).status.reason(), "writes_stopped");
+}
+
 TEST_F(WriterTest, FailingHookSkipsTheCheckpointAndKeepsEveryFrame) {
   hook_.set_fail(Status::Unavailable("new base: checkpoint: a reader holds an older snapshot"));
   StartWriter(&hook_);

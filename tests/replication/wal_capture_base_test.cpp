@@ -1,0 +1,105 @@
+// New bases in a row and restarts on a base no segment follows yet (found
+// in review: a second base reused the first one's sequence, failed to
+// publish after its checkpoint had emptied the WAL, and so did every later
+// checkpoint; every restart copied the database again).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "replication/wal_capture.h"
+#include "tests/replication/wal_capture_fixture.h"
+
+namespace walship {
+namespace {
+
+using walship::testing::ExecOrFail;
+using walship::testing::OpenWriteConnection;
+
+class WalCaptureBaseTest : public walship::testing::WalCaptureFixture {
+ protected:
+  int BaseFiles() {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(tmp_.Sub("segments"))) {
+      n += e.path().filename().string().rfind("base-", 0) == 0 ? 1 : 0;
+    }
+    return n;
+  }
+  void ForeignCommit(const std::string& key) {
+    sqlite3* other = OpenWriteConnection(db_path_);
+    ExecOrFail(other, "INSERT INTO items (k, v) VALUES ('" + key + "', x'01')");
+    ASSERT_EQ(sqlite3_close(other), SQLITE_OK);
+  }
+};
+
+TEST_F(WalCaptureBaseTest, ASecondBaseBeforeAnySegmentSupersedesTheFirstAndTheChainGoesOn) {
+  StartNewDatabase();
+  PutRows("a", 10);
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  ForeignCommit("f1");
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);  // new base
+  ForeignCommit("f2");
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);  // another, before any segment follows the first
+  EXPECT_EQ(capture_->Stats().bases, 2u);
+  EXPECT_EQ(BaseFiles(), 1);  // the first one moved to quarantine, never deleted
+  int quarantined = 0;
+  for (const auto& e : std::filesystem::directory_iterator(tmp_.Sub("segments/quarantine"))) {
+    quarantined += e.path().filename().string().rfind("base-00000000000000000003.db.", 0) == 0 ? 1 : 0;
+  }
+  EXPECT_EQ(quarantined, 1);
+  PutRows("b", 3);
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  const auto h = Headers();
+  ASSERT_FALSE(h.empty());
+  EXPECT_TRUE(h.back().header.chain_start());
+  EXPECT_EQ(static_cast<int64_t>(h.back().header.last_txid), txid_);
+  EXPECT_TRUE(store_->BasePath(h.back().header.sequence).has_value());
+  ExpectReplayEqualsLive(/*from_base=*/true);
+}
+
+TEST_F(WalCaptureBaseTest, RestartsOnABaseNoSegmentFollowsCopyNothingAgain) {
+  OpenWriter();
+  CreateSchema();
+  PutRows("a", 30);
+  ASSERT_TRUE(StartCapture(/*created_database=*/false).ok());  // adopts: base 1
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(Checkpoint(), SQLITE_OK);
+    CloseWriter();
+    OpenWriter();
+    Status s = StartCaptureAt(txid_, false);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(capture_->Stats().bases, 0u) << "restart " << i;
+  }
+  EXPECT_EQ(BaseFiles(), 1);
+  PutRows("b", 2);
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  const auto h = Headers();
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_TRUE(h[0].header.chain_start());
+  EXPECT_EQ(h[0].header.sequence, 1u);
+  ExpectReplayEqualsLive(/*from_base=*/true);
+}
+
+TEST_F(WalCaptureBaseTest, CommitsLeftUncapturedOnABaseAreSealedAtRestart) {
+  OpenWriter();
+  CreateSchema();
+  PutRows("a", 5);
+  ASSERT_TRUE(StartCapture(false).ok());  // base 1
+  PutRows("b", 5);
+  PutRows("c", 5);  // two commits, never captured: the node "crashes"
+  capture_.reset();
+  CloseWriter();
+  OpenWriter();
+  Status s = StartCaptureAt(txid_, false);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(capture_->Stats().bases, 0u);
+  const auto h = Headers();
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_TRUE(h[0].header.chain_start());
+  EXPECT_EQ(static_cast<int64_t>(h[0].header.first_txid), txid_ - 1);
+  EXPECT_EQ(static_cast<int64_t>(h[0].header.last_txid), txid_);
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  ExpectReplayEqualsLive(/*from_base=*/true);
+}
+
+}  // namespace
+}  // namespace walship
