@@ -82,8 +82,8 @@ TEST_F(WalCaptureTest, ReaderKeepsTheWalGenerationAndCaptureTakesOnlyNewFrames) 
 
   std::vector<DecodedSegmentHeader> h = Headers();
   ASSERT_EQ(h.size(), 4u);
-  const SegmentHeader& busy1 = h[2].header;
-  const SegmentHeader& busy2 = h[3].header;
+  const SegmentHeader busy1 = h[2].header;  // copies: h is assigned again below
+  const SegmentHeader busy2 = h[3].header;
   EXPECT_EQ(busy2.wal_salt1, busy1.wal_salt1) << "the same WAL generation";
   EXPECT_EQ(busy2.wal_salt2, busy1.wal_salt2);
   EXPECT_EQ(busy2.wal_first_frame, busy1.wal_last_frame + 1) << "no frame skipped or taken twice";
