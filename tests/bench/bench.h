@@ -79,6 +79,7 @@ struct CaptureBenchArgs {
   ClientKind client = ClientKind::kRaw;
   int clients = 32;
   int rounds = 2;  // alternating capture-on and capture-off nodes
+  std::string extra_toml;  // more [segments] keys for both nodes (--node-toml)
 };
 
 // Write p99 with WAL capture on and off (fresh nodes, alternating), capture

@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
   bool wrk = false, no_access_log = false, strict = false, keep = false;
   std::string node_toml;
   int capture_rounds = 2;
+  std::string capture_toml;
   app.add_option("--walship", walship, "the walship binary")->required()->check(CLI::ExistingFile);
   app.add_option("--seconds", seconds, "measured seconds per phase")->capture_default_str()->check(CLI::Range(0.2, 600.0));
   app.add_option("--warmup", warmup, "warm-up seconds before each phase")->capture_default_str()->check(CLI::Range(0.0, 60.0));
@@ -130,6 +131,8 @@ int main(int argc, char** argv) {
   app.add_option("--capture-rounds", capture_rounds,
                  "alternating rounds of fresh capture-on and capture-off nodes (0: skip the capture section)")
       ->capture_default_str()->check(CLI::Range(0, 20));
+  app.add_option("--capture-toml", capture_toml,
+                 "more keys of the [segments] table for the capture section's nodes (\"zstd_level = 1\")");
   app.add_flag("--strict", strict, "exit 3 when a target is missed");
   app.add_flag("--keep", keep, "keep the folder (databases and the node's log) after the run");
   CLI11_PARSE(app, argc, argv);
@@ -339,7 +342,7 @@ int main(int argc, char** argv) {
   PrintErrors(phases);
   if (capture_rounds > 0) {
     const int put_clients = put32->clients;
-    wb::CaptureBenchArgs ca{walship, dir, bodies, warmup, seconds, kind, put_clients, capture_rounds};
+    wb::CaptureBenchArgs ca{walship, dir, bodies, warmup, seconds, kind, put_clients, capture_rounds, capture_toml};
     if (!wb::RunCaptureBench(ca, &err)) {
       std::fprintf(stderr, "walship_bench: capture section: %s\n", err.empty() ? "request errors" : err.c_str());
       return 1;
