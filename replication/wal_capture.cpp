@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <charconv>
+#include <cstdint>
 #include <filesystem>
+#include <string_view>
 
 #include "base/log.h"
 #include "replication/db_file_pages.h"
@@ -29,6 +32,15 @@ Result<std::string> QueryText(sqlite3* db, const char* sql) {
   return out;
 }
 
+// A decimal number without exceptions: file names come from the disk, and
+// 20 digits can be more than 64 bits hold.
+std::optional<uint64_t> ParseDecimal(std::string_view digits) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  return v;
+}
+
 Status CheckIntegrity(sqlite3* db, const std::string& context) {
   auto check = QueryText(db, "PRAGMA integrity_check");
   if (!check.ok()) return check.status().Wrap(context);
@@ -44,8 +56,8 @@ std::optional<uint64_t> HighestBaseAbove(const std::string& dir, uint64_t above)
     const std::string name = e.path().filename().string();
     if (name.rfind("base-", 0) != 0 || name.size() != 5 + 20 + 3 || name.compare(25, 3, ".db") != 0) continue;
     if (name.find_first_not_of("0123456789", 5) != 25) continue;
-    const uint64_t seq = std::stoull(name.substr(5, 20));
-    if (seq > above && (!best || seq > *best)) best = seq;
+    const auto seq = ParseDecimal(std::string_view(name).substr(5, 20));
+    if (seq && *seq > above && (!best || *seq > *best)) best = *seq;
   }
   return best;
 }
@@ -64,7 +76,8 @@ uint64_t NextFreeSequence(const std::string& dir, uint64_t at_least) {
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
     if (name.size() < 20 || name.find_first_not_of("0123456789") < 20) continue;
-    next = std::max<uint64_t>(next, std::stoull(name.substr(0, 20)) + 1);
+    const auto seq = ParseDecimal(std::string_view(name).substr(0, 20));
+    if (seq && *seq < UINT64_MAX) next = std::max<uint64_t>(next, *seq + 1);
   }
   return next;
 }
@@ -109,7 +122,11 @@ Result<std::unique_ptr<WalCapture>> WalCapture::Start(sqlite3* db, const std::st
                                                       MetricsRegistry& metrics) {
   auto page_size_text = QueryText(db, "PRAGMA page_size");
   if (!page_size_text.ok()) return page_size_text.status().Wrap("start WAL capture");
-  const uint32_t page_size = static_cast<uint32_t>(std::stoul(*page_size_text));
+  const auto page_size_value = ParseDecimal(*page_size_text);
+  if (!page_size_value || *page_size_value < 512 || *page_size_value > 65536) {
+    return Status::Internal("start WAL capture: PRAGMA page_size gave \"" + *page_size_text + "\"");
+  }
+  const uint32_t page_size = static_cast<uint32_t>(*page_size_value);
   std::unique_ptr<WalCapture> c(
       new WalCapture(db, db_path + "-wal", store, identity, page_size, zstd_level, clock, metrics));
 
@@ -330,7 +347,9 @@ void WalCapture::AfterCommit(int64_t txid, int64_t commit_unix_ms) {
 Result<int64_t> WalCapture::DataVersion() const {
   auto v = QueryText(db_, "PRAGMA data_version");
   if (!v.ok()) return v.status();
-  return static_cast<int64_t>(std::stoll(*v));
+  const auto n = ParseDecimal(*v);
+  if (!n) return Status::Internal("PRAGMA data_version gave \"" + *v + "\"");
+  return static_cast<int64_t>(*n);
 }
 
 Status WalCapture::Collect() {
