@@ -1,8 +1,5 @@
 #include "replication/db_file_pages.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include "base/fs.h"
 
 namespace walship {
@@ -43,19 +40,14 @@ Result<DbChecksum> ChecksumDatabaseFile(sqlite3* db, uint32_t page_size) {
   return sum;
 }
 
-Result<DbChecksum> CopyDatabaseFile(sqlite3* db, uint32_t page_size, const std::string& path) {
-  const std::string context = "copy database file to " + path;
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IOError(context + ": open: " + ErrnoMessage(errno));
+Result<DbChecksum> CopyDatabaseFile(sqlite3* db, uint32_t page_size, int fd, const std::string& path) {
   DbChecksum sum(page_size);
   Status s = ForEachDatabaseFilePage(db, page_size, [&](uint32_t pgno, std::string_view page) {
     WALSHIP_RETURN_IF_ERROR(WriteAllAt(fd, page, static_cast<int64_t>(pgno - 1) * page_size)
                                 .Wrap("page " + std::to_string(pgno)));
     return sum.UpdatePage(pgno, page);
   });
-  if (s.ok() && ::fsync(fd) != 0) s = Status::IOError("fsync: " + ErrnoMessage(errno));
-  if (::close(fd) != 0 && s.ok()) s = Status::IOError("close: " + ErrnoMessage(errno));
-  if (!s.ok()) return s.Wrap(context);
+  if (!s.ok()) return s.Wrap("copy database file to " + path);
   return sum;
 }
 

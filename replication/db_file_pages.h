@@ -26,8 +26,8 @@ Status ForEachDatabaseFilePage(sqlite3* db, uint32_t page_size,
 // The checksum of the file as it is on disk (WAL frames not applied).
 Result<DbChecksum> ChecksumDatabaseFile(sqlite3* db, uint32_t page_size);
 
-// Writes a byte-exact copy of the file to `path` (created, fsynced) and
-// returns its checksum.
-Result<DbChecksum> CopyDatabaseFile(sqlite3* db, uint32_t page_size, const std::string& path);
+// Writes a byte-exact copy of the file into `fd` (named `path` in errors)
+// and returns its checksum. The caller owns the descriptor and its fsync.
+Result<DbChecksum> CopyDatabaseFile(sqlite3* db, uint32_t page_size, int fd, const std::string& path);
 
 }  // namespace walship

@@ -231,9 +231,15 @@ Status SegmentStore::PublishBase(uint64_t sequence, const std::string& snapshot_
         .Wrap(context);
     return FsyncDirectory(dir_).Wrap(context);
   }
-  return PublishDurably(dir_, BaseFileName(sequence), [&](int fd, const std::string& tmp) {
-           return CopyInto(fd, tmp, snapshot_path);
-         }).Wrap(context);
+  return PublishBaseFrom(sequence, [&](int fd, const std::string& tmp) { return CopyInto(fd, tmp, snapshot_path); });
+}
+
+Status SegmentStore::PublishBaseFrom(uint64_t sequence, const FillFile& fill) {
+  const std::string context = "publish base snapshot for segment " + std::to_string(sequence);
+  if (BasePath(sequence)) {
+    return Status::Conflict("the store already holds " + BaseFileName(sequence)).Wrap(context);
+  }
+  return PublishDurably(dir_, BaseFileName(sequence), fill).Wrap(context);
 }
 
 std::optional<std::string> SegmentStore::BasePath(uint64_t sequence) const {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,10 @@ class SegmentStore {
   // Copies the database snapshot at `snapshot_path` (a closed file) into the
   // store as the base of the chain-start segment `sequence`, durably.
   Status PublishBase(uint64_t sequence, const std::string& snapshot_path);
+  // The same, with `fill` writing the snapshot straight into the store's
+  // temp file (no second copy); refused (kConflict) when the base exists.
+  using FillFile = std::function<Status(int fd, const std::string& tmp_path)>;
+  Status PublishBaseFrom(uint64_t sequence, const FillFile& fill);
   // The base snapshot's path for a chain-start segment, if the store has one.
   std::optional<std::string> BasePath(uint64_t sequence) const;
   // Moves a base no segment uses (superseded by a newer base before any

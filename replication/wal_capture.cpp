@@ -1,7 +1,5 @@
 #include "replication/wal_capture.h"
 
-#include <unistd.h>
-
 #include <charconv>
 #include <cstdint>
 #include <filesystem>
@@ -295,18 +293,22 @@ Status WalCapture::StartNewBase(std::string_view why) {
   // From here on the WAL no longer holds the frames since the last segment:
   // if the base cannot be published they are in no segment and no base, so
   // the failure stops writes (an I/O error to the writer).
-  const std::string tmp = store_.dir() + "/tmp-base-" + std::to_string(next_sequence_) + ".db";
-  auto copy = CopyDatabaseFile(db_, page_size_, tmp);
-  Status published = copy.status();
-  if (published.ok() && store_.BasePath(next_sequence_)) {
+  Status published;
+  if (store_.BasePath(next_sequence_)) {
     // An earlier base no segment followed: this one supersedes it, under the
     // same sequence, so the segments stay one apart.
     auto moved = store_.QuarantineBase(next_sequence_, clock_.NowUnixMillis());
     if (moved.ok()) LogWarn("segment store: superseded base moved to quarantine", {{"path", *moved}});
     published = moved.status();
   }
-  if (published.ok()) published = store_.PublishBase(next_sequence_, tmp);
-  ::unlink(tmp.c_str());  // our own temp copy; the store holds the published one
+  // The copy is written straight into the store's durable publish.
+  Result<DbChecksum> copy = Status::Internal("the base was not copied");
+  if (published.ok()) {
+    published = store_.PublishBaseFrom(next_sequence_, [&](int fd, const std::string& tmp_path) {
+      copy = CopyDatabaseFile(db_, page_size_, fd, tmp_path);
+      return copy.status();
+    });
+  }
   if (!published.ok()) {
     return Status::IOError("new base " + std::to_string(next_sequence_) + " after a checkpoint: " +
                            published.ToString());
