@@ -73,6 +73,16 @@ Status WriteFileAtomically(const std::string& path, std::string_view contents) {
   return FsyncDirectory(ParentOf(path));
 }
 
+Result<std::string> MoveIntoFolder(const std::string& from, const std::string& dir, const std::string& new_name) {
+  const std::string to = dir + "/" + new_name;
+  const std::string context = "move " + from + " to " + to;
+  WALSHIP_RETURN_IF_ERROR(EnsureDirectory(dir).Wrap(context));
+  if (::rename(from.c_str(), to.c_str()) != 0) return Status::IOError(context + ": rename: " + ErrnoMessage(errno));
+  WALSHIP_RETURN_IF_ERROR(FsyncDirectory(dir).Wrap(context));
+  WALSHIP_RETURN_IF_ERROR(FsyncDirectory(ParentOf(from)).Wrap(context));
+  return to;
+}
+
 Result<std::string> ReadWholeFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

@@ -18,6 +18,11 @@ Status FsyncDirectory(const std::string& path);
 // temp file in the same directory, write, fsync, rename over `path`, fsync dir.
 Status WriteFileAtomically(const std::string& path, std::string_view contents);
 
+// Moves `from` into folder `dir` (created durably when missing) as
+// `new_name`, then fsyncs both folders; returns the new path. For moving
+// user data aside (a quarantine), never deleting it.
+Result<std::string> MoveIntoFolder(const std::string& from, const std::string& dir, const std::string& new_name);
+
 Result<std::string> ReadWholeFile(const std::string& path);
 
 // Size in bytes, 0 when the file does not exist.

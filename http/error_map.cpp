@@ -9,6 +9,11 @@ int HttpStatusFor(const Status& status) {
   // Refused at start-up (a damaged WAL with committed transactions behind
   // the damage): the bytes are kept for an operator; until then, try later.
   if (status.reason() == "wal_corrupt") return 503;
+  // A standby whose replica no longer matches the primary: it applies
+  // nothing more until resynced; readers and the shipper should go elsewhere.
+  if (status.reason() == "replica_diverged") return 503;
+  // A pushed segment whose bytes do not decode: the request was bad, not the node.
+  if (status.reason() == "segment_corrupt") return 422;
   switch (status.code()) {
     case Code::kOk: return 200;
     case Code::kInvalidArgument: return 400;

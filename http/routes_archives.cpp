@@ -56,6 +56,7 @@ void PutArchive(RouteContext& ctx, const httplib::Request& req, httplib::Respons
 void GetArchive(RouteContext& ctx, const httplib::Request& req, httplib::Response& res) {
   const std::string key = req.matches[1];
   if (Status s = ValidateKey(key, static_cast<size_t>(ctx.config.max_key_bytes)); !s.ok()) return ReplyError(res, s);
+  if (Status s = AwaitMinPosition(ctx, req); !s.ok()) return ReplyError(res, s);
   auto rec = ctx.store.Get(key);
   if (!rec.ok()) return ReplyError(res, rec.status());
   const std::string etag = ETagFor(*rec);
@@ -103,6 +104,7 @@ void ListArchives(RouteContext& ctx, const httplib::Request& req, httplib::Respo
     if (!k.ok()) return ReplyError(res, k.status());
     after = std::move(k).value();
   }
+  if (Status s = AwaitMinPosition(ctx, req); !s.ok()) return ReplyError(res, s);
   auto page = ctx.store.List(prefix, after, limit);
   if (!page.ok()) return ReplyError(res, page.status());
   std::string body = "{\"items\":[";
@@ -127,6 +129,7 @@ void Search(RouteContext& ctx, const httplib::Request& req, httplib::Response& r
     if (!l.ok()) return ReplyError(res, l.status());
     limit = *l;
   }
+  if (Status s = AwaitMinPosition(ctx, req); !s.ok()) return ReplyError(res, s);
   auto hits = ctx.store.Search(q, limit);
   if (!hits.ok()) return ReplyError(res, hits.status());
   json arr = json::array();

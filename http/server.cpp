@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -32,6 +33,9 @@ const std::vector<KnownRoute>& KnownRoutes() {
       {std::regex("/readyz"), "GET"},
       {std::regex("/v1/status"), "GET"},
       {std::regex("/metrics"), "GET"},
+      {std::regex("/v1/replication/position"), "GET"},
+      {std::regex("/v1/replication/segments/[\\s\\S]*"), "PUT"},
+      {std::regex("/v1/replication/bases/[\\s\\S]*"), "PUT"},
   };
   return kRoutes;
 }
@@ -75,6 +79,9 @@ std::string MethodLabel(const std::string& method) {
 
 std::string RouteLabel(const std::string& path) {
   if (path.rfind("/v1/archives/", 0) == 0) return "/v1/archives/{key}";
+  if (path.rfind("/v1/replication/segments/", 0) == 0) return "/v1/replication/segments/{sequence}";
+  if (path.rfind("/v1/replication/bases/", 0) == 0) return "/v1/replication/bases/{sequence}";
+  if (path == "/v1/replication/position") return "/v1/replication/position";
   for (const char* p : {"/v1/archives", "/v1/search", "/v1/batch", "/healthz", "/readyz", "/v1/status", "/metrics"}) {
     if (path == p) return p;
   }
@@ -98,8 +105,14 @@ bool RequestBody::Append(const char* data, size_t len) {
   return true;
 }
 
-Status ReadBodyLimited(const httplib::ContentReader& reader, const RouteContext& ctx, RequestBody* body) {
-  const int64_t max_bytes = ctx.config.max_body_bytes;
+int64_t BodyLimitFor(const Config& config, const std::string& path) {
+  if (path.rfind("/v1/replication/", 0) == 0) return config.replication_max_segment_bytes;
+  return config.max_body_bytes;
+}
+
+Status ReadBodyLimited(const httplib::ContentReader& reader, const RouteContext& ctx, RequestBody* body,
+                       int64_t max_bytes) {
+  if (max_bytes < 0) max_bytes = ctx.config.max_body_bytes;
   const int64_t deadline_ns = ctx.clock.MonotonicNanos() + ctx.config.body_timeout_ms * 1'000'000;
   Status stopped;
   bool ok = reader([&](const char* data, size_t len) {
@@ -155,19 +168,18 @@ HttpServer::HttpServer(RouteContext ctx)
   svr_.set_keep_alive_timeout(static_cast<time_t>(c.keep_alive_timeout_s));
   svr_.set_read_timeout(c.read_timeout_ms / 1000, (c.read_timeout_ms % 1000) * 1000);
   svr_.set_write_timeout(c.write_timeout_ms / 1000, (c.write_timeout_ms % 1000) * 1000);
-  svr_.set_payload_max_length(static_cast<size_t>(c.max_body_bytes));
+  svr_.set_payload_max_length(static_cast<size_t>(std::max(c.max_body_bytes, c.replication_max_segment_bytes)));
   InstallHooks();
   RegisterArchiveRoutes(svr_, ctx_);
   RegisterBatchRoute(svr_, ctx_);
   RegisterOpsRoutes(svr_, ctx_);
+  RegisterReplicationRoutes(svr_, ctx_);
 }
 
 HttpServer::~HttpServer() { StopAndWait(); }
 
 void HttpServer::InstallHooks() {
-  const int64_t max_body = ctx_.config.max_body_bytes;
-
-  svr_.set_pre_routing_handler([this, max_body](const httplib::Request& req, httplib::Response& res) {
+  svr_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     t_request_start_ns = ctx_.clock.MonotonicNanos();
     std::string id = req.get_header_value("X-Request-Id");
     res.set_header("X-Request-Id", IsAcceptableRequestId(id) ? id : NewRequestId());
@@ -179,7 +191,8 @@ void HttpServer::InstallHooks() {
       ReplyError(res, 503, "shutting_down", "the node is shutting down");
       return httplib::Server::HandlerResponse::Handled;
     }
-    if (ContentLength(req) > max_body) {  // refused before reading it
+    if (const int64_t max_body = BodyLimitFor(ctx_.config, req.path); ContentLength(req) > max_body) {
+      // refused before reading it
       ReplyErrorAndClose(res, 413, "too_large",
                          "request body is " + req.get_header_value("Content-Length") +
                              " bytes, over the limit of " + std::to_string(max_body));
@@ -189,8 +202,8 @@ void HttpServer::InstallHooks() {
   });
 
   // Runs before the pre-routing hook, for requests that wait for "100 Continue".
-  svr_.set_expect_100_continue_handler([this, max_body](const httplib::Request& req, httplib::Response& res) {
-    if (ContentLength(req) > max_body) {
+  svr_.set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (const int64_t max_body = BodyLimitFor(ctx_.config, req.path); ContentLength(req) > max_body) {
       t_request_start_ns = ctx_.clock.MonotonicNanos();
       res.set_header("X-Request-Id", NewRequestId());
       ReplyErrorAndClose(res, 413, "too_large",

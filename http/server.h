@@ -16,6 +16,7 @@
 #include "node/config.h"
 #include "node/node.h"
 #include "node/store.h"
+#include "replication/segment_shipper.h"
 
 namespace walship::http {
 
@@ -58,7 +59,7 @@ struct RouteContext {
   MetricsRegistry& metrics;
   Clock& clock;
   int64_t started_unix_ms;
-  std::string role = "primary";
+  const SegmentShipper* shipper = nullptr;  // a primary with a standby; else null
   const std::atomic<bool>* draining = nullptr;  // set by HttpServer: true once the drain began
   BodyBudget* body_budget = nullptr;            // set by HttpServer
 };
@@ -107,7 +108,12 @@ std::string MethodLabel(const std::string& method);
 // memory stays bounded. A body that trickles in past server.body_timeout_ms,
 // or is still arriving when the drain begins, is abandoned: one slow client
 // must not hold a thread, nor the shutdown, hostage.
-Status ReadBodyLimited(const httplib::ContentReader& reader, const RouteContext& ctx, RequestBody* body);
+// `max_bytes` < 0: limits.max_body_bytes.
+Status ReadBodyLimited(const httplib::ContentReader& reader, const RouteContext& ctx, RequestBody* body,
+                       int64_t max_bytes = -1);
+// The body limit of a route: replication.max_segment_bytes under
+// /v1/replication/, else limits.max_body_bytes.
+int64_t BodyLimitFor(const Config& config, const std::string& path);
 // Answers a ReadBodyLimited failure and ends the connection (the rest of the
 // body is unread). While draining, httplib ends it by itself and would not
 // write a content-provider body, so that case answers plainly.
@@ -116,5 +122,10 @@ void ReplyBodyError(httplib::Response& res, const Status& status);
 void RegisterArchiveRoutes(httplib::Server& svr, RouteContext& ctx);
 void RegisterBatchRoute(httplib::Server& svr, RouteContext& ctx);
 void RegisterOpsRoutes(httplib::Server& svr, RouteContext& ctx);
+void RegisterReplicationRoutes(httplib::Server& svr, RouteContext& ctx);
+// Waits for the read's min_position parameter, if any ("TIMELINE/TXID").
+Status AwaitMinPosition(RouteContext& ctx, const httplib::Request& req);
+// "TIMELINE/TXID" as in every write response.
+Result<Position> ParsePosition(const std::string& text);
 
 }  // namespace walship::http

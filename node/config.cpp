@@ -49,6 +49,40 @@ Status ApplyLogFormat(Config* c, const std::string& v) {
   return Status::Ok();
 }
 
+Status ApplyRole(Config* c, const std::string& v) {
+  if (v != "primary" && v != "standby") {
+    return Status::InvalidArgument("must be \"primary\" or \"standby\", got \"" + v + "\"");
+  }
+  c->role = v;
+  return Status::Ok();
+}
+
+Status ApplyReplicationMode(Config* c, const std::string& v) {
+  if (v == "async") {
+    c->replication_mode = v;
+    return Status::Ok();
+  }
+  if (v == "sync") {
+    // Refused rather than accepted and ignored: a user who asks for sync
+    // must not believe writes wait for the standby when they do not.
+    return Status::Unsupported("\"sync\" is not available in this version (writes never wait for the standby); use \"async\"");
+  }
+  return Status::InvalidArgument("must be \"async\" or \"sync\", got \"" + v + "\"");
+}
+
+Setter PeerUrlSetting(std::string* field) {
+  return StringSetting([field](const std::string& v) -> Status {
+    if (v.empty()) {
+      field->clear();
+      return Status::Ok();
+    }
+    auto url = NormalizePeerUrl(v);
+    if (!url.ok()) return url.status();
+    *field = *url;
+    return Status::Ok();
+  });
+}
+
 Status ApplyLogLevel(Config* c, const std::string& v) {
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   for (const char* l : kLevels) {
@@ -93,6 +127,15 @@ std::map<std::string, Setter> SettingsFor(Config* c) {
       {"segments.zstd_level", IntSetting(&c->segments_zstd_level, 1, 19)},
       {"segments.capture", BoolSetting(&c->segments_capture)},
       {"segments.collect_interval_ms", IntSetting(&c->segments_collect_interval_ms, 0, kMaxMs)},
+      {"replication.role", StringSetting([c](const std::string& v) { return ApplyRole(c, v); })},
+      {"replication.standby", PeerUrlSetting(&c->standby_url)},
+      {"replication.primary", PeerUrlSetting(&c->primary_url)},
+      {"replication.mode", StringSetting([c](const std::string& v) { return ApplyReplicationMode(c, v); })},
+      {"replication.retry_initial_ms", IntSetting(&c->replication_retry_initial_ms, 1, kMaxMs)},
+      {"replication.retry_max_ms", IntSetting(&c->replication_retry_max_ms, 1, kMaxMs)},
+      {"replication.push_timeout_ms", IntSetting(&c->replication_push_timeout_ms, 100, kMaxMs)},
+      {"replication.min_position_wait_ms", IntSetting(&c->replication_min_position_wait_ms, 0, 60000)},
+      {"replication.max_segment_bytes", IntSetting(&c->replication_max_segment_bytes, 1 << 20, 1ll << 30)},
       {"limits.max_key_bytes", IntSetting(&c->max_key_bytes, 1, 65536)},
       {"limits.max_body_bytes", IntSetting(&c->max_body_bytes, 1024, 1ll << 30)},
       {"limits.max_metadata_bytes", IntSetting(&c->max_metadata_bytes, 2, 16ll << 20)},
@@ -134,10 +177,39 @@ Status Validate(const Config& c) {
   if (c.max_metadata_bytes > c.max_body_bytes || c.max_key_bytes > c.max_body_bytes) {
     return Status::InvalidArgument("limits.max_body_bytes must be at least limits.max_key_bytes and limits.max_metadata_bytes");
   }
+  if (c.replication_retry_initial_ms > c.replication_retry_max_ms) {
+    return Status::InvalidArgument("replication.retry_initial_ms is above replication.retry_max_ms");
+  }
+  if (c.standby() && !c.standby_url.empty()) {
+    return Status::InvalidArgument("replication.standby is set on a standby: a standby ships to no one (set replication.primary)");
+  }
+  if (!c.standby() && !c.primary_url.empty()) {
+    return Status::InvalidArgument("replication.primary is set on a primary: did you mean --role standby?");
+  }
+  if (c.standby() && !c.segments_capture) {
+    return Status::InvalidArgument("segments.capture = false on a standby: the standby keeps every segment it applies");
+  }
   return Status::Ok();
 }
 
 }  // namespace
+
+Result<std::string> NormalizePeerUrl(const std::string& text) {
+  const std::string scheme = "http://";
+  if (text.rfind(scheme, 0) != 0) {
+    return Status::InvalidArgument("peer URL \"" + text + "\" must start with http://");
+  }
+  std::string rest = text.substr(scheme.size());
+  if (!rest.empty() && rest.back() == '/') rest.pop_back();
+  if (rest.find('/') != std::string::npos || rest.find('?') != std::string::npos) {
+    return Status::InvalidArgument("peer URL \"" + text + "\" must be http://HOST:PORT, with no path");
+  }
+  auto address = ParseListenAddress(rest);
+  if (!address.ok() || address->host.empty() || address->port == 0) {
+    return Status::InvalidArgument("peer URL \"" + text + "\" must be http://HOST:PORT with a port from 1 to 65535");
+  }
+  return scheme + rest;
+}
 
 Result<ListenAddress> ParseListenAddress(const std::string& text) {
   auto colon = text.rfind(':');
@@ -194,6 +266,20 @@ Result<Config> LoadConfig(const std::optional<std::string>& path, const ConfigOv
   }
   if (flags.log_level) WALSHIP_RETURN_IF_ERROR(ApplyLogLevel(&c, *flags.log_level).Wrap("--log-level"));
   if (flags.log_format) WALSHIP_RETURN_IF_ERROR(ApplyLogFormat(&c, *flags.log_format).Wrap("--log-format"));
+  if (flags.role) WALSHIP_RETURN_IF_ERROR(ApplyRole(&c, *flags.role).Wrap("--role"));
+  if (flags.replication_mode) {
+    WALSHIP_RETURN_IF_ERROR(ApplyReplicationMode(&c, *flags.replication_mode).Wrap("--replication-mode"));
+  }
+  if (flags.standby_url) {
+    auto url = NormalizePeerUrl(*flags.standby_url);
+    if (!url.ok()) return url.status().Wrap("--standby");
+    c.standby_url = *url;
+  }
+  if (flags.primary_url) {
+    auto url = NormalizePeerUrl(*flags.primary_url);
+    if (!url.ok()) return url.status().Wrap("--primary");
+    c.primary_url = *url;
+  }
   WALSHIP_RETURN_IF_ERROR(Validate(c).Wrap(path ? "config " + *path : "config"));
   return c;
 }

@@ -50,6 +50,19 @@ struct Config {
   // nothing SQLite checkpoints away is kept anywhere.
   bool segments_capture = true;
 
+  // [replication]
+  std::string role = "primary";        // "primary" or "standby"
+  std::string standby_url;             // primary: push segments here ("" = no standby)
+  std::string primary_url;             // standby: where writes go (named in not_primary answers)
+  std::string replication_mode = "async";
+  int64_t replication_retry_initial_ms = 100;   // first wait after a failed push
+  int64_t replication_retry_max_ms = 5000;      // the backoff doubles up to this
+  int64_t replication_push_timeout_ms = 30000;  // one push, connect to answer
+  int64_t replication_min_position_wait_ms = 2000;  // a read's min_position waits this long at most
+  int64_t replication_max_segment_bytes = 256ll << 20;  // a pushed segment or base, at most
+
+  bool standby() const { return role == "standby"; }
+
   // [limits]
   int64_t max_key_bytes = 1024;
   int64_t max_body_bytes = 16ll << 20;
@@ -76,7 +89,15 @@ struct ConfigOverrides {
   std::optional<std::string> data_dir;
   std::optional<std::string> log_level;
   std::optional<std::string> log_format;
+  std::optional<std::string> role;
+  std::optional<std::string> standby_url;
+  std::optional<std::string> primary_url;
+  std::optional<std::string> replication_mode;
 };
+
+// "http://HOST:PORT" with nothing after the port (a trailing "/" is
+// dropped); anything else is an error naming the problem.
+Result<std::string> NormalizePeerUrl(const std::string& text);
 
 Result<ListenAddress> ParseListenAddress(const std::string& text);
 

@@ -1,37 +1,86 @@
 #include "node/read_pool.h"
 
+#include <cstdio>
+
 namespace walship {
+
+std::string ImmutableUri(const std::string& path) {
+  std::string uri = "file:";
+  for (char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+      uri += buf;
+    } else {
+      uri += c;
+    }
+  }
+  return uri + "?immutable=1";
+}
+
+Result<std::unique_ptr<SqliteDb>> ReadPool::OpenConnection() const {
+  const int flags = SQLITE_OPEN_READONLY | (immutable_ ? SQLITE_OPEN_URI : 0);
+  auto db = SqliteDb::Open(immutable_ ? ImmutableUri(path_) : path_, flags, vfs_);
+  if (!db.ok()) return db.status();
+  sqlite3_busy_timeout((*db)->raw(), busy_timeout_ms_);
+  // A larger private cache: GETs by key are the hot read path. On the
+  // primary, reads also come straight from the OS page cache (mmap); a
+  // standby's replica is rewritten and cut under its readers' feet between
+  // their leases, so it is read with plain reads.
+  const char* tuning = immutable_ ? "PRAGMA cache_size=-16384" : "PRAGMA mmap_size=268435456; PRAGMA cache_size=-16384";
+  WALSHIP_RETURN_IF_ERROR((*db)->Exec(tuning).Wrap("configure read connection"));
+  return db;
+}
 
 Result<std::unique_ptr<ReadPool>> ReadPool::Open(const std::string& path, int size, int busy_timeout_ms,
                                                  const char* vfs) {
   std::unique_ptr<ReadPool> pool(new ReadPool());
+  pool->path_ = path;
+  pool->busy_timeout_ms_ = busy_timeout_ms;
+  pool->vfs_ = vfs;
   for (int i = 0; i < size; ++i) {
-    auto db = SqliteDb::Open(path, SQLITE_OPEN_READONLY, vfs);
+    auto db = pool->OpenConnection();
     if (!db.ok()) return db.status().Wrap("open read connection " + std::to_string(i));
-    sqlite3_busy_timeout((*db)->raw(), busy_timeout_ms);
-    // Reads straight from the page cache of the OS (mmap) and a larger
-    // private cache: GETs by key are the hot read path.
-    WALSHIP_RETURN_IF_ERROR(
-        (*db)->Exec("PRAGMA mmap_size=268435456; PRAGMA cache_size=-16384").Wrap("configure read connection"));
-    pool->idle_.push_back(std::move(db).value());
+    pool->idle_.push_back(Slot{std::move(db).value(), 0});
   }
   return pool;
 }
 
-std::optional<ReadPool::Lease> ReadPool::Acquire() {
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return !idle_.empty() || closed_; });
-  if (closed_) return std::nullopt;
-  auto db = std::move(idle_.back());
-  idle_.pop_back();
-  ++lent_;
-  return Lease(this, std::move(db));
+std::unique_ptr<ReadPool> ReadPool::OpenImmutable(const std::string& path, int size, const char* vfs) {
+  std::unique_ptr<ReadPool> pool(new ReadPool());
+  pool->path_ = path;
+  pool->vfs_ = vfs;
+  pool->immutable_ = true;
+  pool->idle_.resize(static_cast<size_t>(size));
+  return pool;
 }
 
-void ReadPool::Return(std::unique_ptr<SqliteDb> db) {
+Result<ReadPool::Lease> ReadPool::Acquire(uint64_t generation) {
+  Slot slot;
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !idle_.empty() || closed_; });
+    if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
+    slot = std::move(idle_.back());
+    idle_.pop_back();
+    ++lent_;
+  }
+  Lease lease(this, std::move(slot));
+  Slot& s = lease.slot_;
+  if (!s.db || s.generation != generation) {
+    s.db.reset();  // close before reopening: never two views of one slot
+    auto db = OpenConnection();
+    if (!db.ok()) return db.status().Wrap("open read connection");
+    s.db = std::move(db).value();
+    s.generation = generation;
+  }
+  return lease;
+}
+
+void ReadPool::Return(Slot slot) {
   {
     std::lock_guard lock(mu_);
-    idle_.push_back(std::move(db));
+    idle_.push_back(std::move(slot));
     --lent_;
     if (closed_) {
       cv_.notify_all();  // Close() waits for the last lease

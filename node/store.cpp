@@ -39,6 +39,7 @@ Result<std::unique_ptr<Store>> Store::Open(const Config& config, Clock& clock, M
   WALSHIP_RETURN_IF_ERROR(EnsureDirectory(config.data_dir).Wrap(context));
   auto lock = DirectoryLock::Acquire(config.data_dir);
   if (!lock.ok()) return lock.status().Wrap(context);
+  if (config.standby()) return OpenStandby(config, std::move(lock).value(), clock, metrics);
   // Before SQLite touches the files: a damaged WAL with committed frames
   // behind the damage must reach no SQLite connection, not even read-only.
   auto wal = ScanWalAtStartup(config.DatabasePath());
@@ -69,6 +70,29 @@ Result<std::unique_ptr<Store>> Store::Open(const Config& config, Clock& clock, M
   store->writer_->SetCheckpointHook(store->capture_.get());
   store->writer_->Start();
   LogInfo("store open", {{"database", store->db_path_}, {"position", pos->ToString()}});
+  return store;
+}
+
+Result<std::unique_ptr<Store>> Store::OpenStandby(const Config& config, DirectoryLock lock, Clock& clock,
+                                                  MetricsRegistry& metrics) {
+  const std::string context = "open standby store in " + config.data_dir;
+  WALSHIP_RETURN_IF_ERROR(RouteSqliteLogToNodeLog());
+  WALSHIP_RETURN_IF_ERROR(RegisterMeteredVfs(&metrics.GetHistogram(
+      "walship_fsync_seconds", "Duration of each fsync SQLite asks for", LatencyBuckets())));
+  std::unique_ptr<Store> store(new Store(config, std::move(lock)));
+  store->db_path_ = config.DatabasePath();
+  auto replica = StandbyReplica::Open(store->db_path_, config.SegmentsPath(), config.data_dir + "/quarantine",
+                                      clock, metrics);
+  if (!replica.ok()) return replica.status().Wrap(context);
+  store->replica_ = std::move(replica).value();
+  store->readers_ = ReadPool::OpenImmutable(store->db_path_, static_cast<int>(config.read_connections),
+                                            kMeteredVfsName);
+  ReplicaState state = store->replica_->State();
+  LogInfo("standby store open", {{"replica", store->db_path_},
+                                 {"applied", state.has_database ? std::to_string(state.timeline) + "/" +
+                                                                      std::to_string(state.txid)
+                                                                : std::string("nothing yet")},
+                                 {"primary", config.primary_url.empty() ? "(not configured)" : config.primary_url}});
   return store;
 }
 
@@ -103,6 +127,12 @@ Store::~Store() { Close(); }
 
 Status Store::Submit(WriteRequest request) {
   if (refused()) return refusal_;
+  if (replica_) {
+    return Status::Unavailable("this node is a standby: send writes to the primary" +
+                               (config_.primary_url.empty() ? std::string(" (replication.primary is not set here)")
+                                                            : " at " + config_.primary_url))
+        .WithReason("not_primary");
+  }
   if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
   return writer_->Submit(std::move(request));
 }
@@ -115,31 +145,70 @@ WriteOutcome Store::Write(std::vector<WriteOp> ops) {
   return outcome.get();
 }
 
-Result<Record> Store::Get(const std::string& key) {
+template <typename T, typename F>
+Result<T> Store::Read(F&& read) {
   if (refused()) return refusal_;
-  auto lease = readers_->Acquire();
-  if (!lease) return Status::Unavailable("the store is closed").WithReason("shutting_down");
-  return GetArchive(lease->db(), key);
+  std::optional<ApplyGate::ReadHold> hold;
+  uint64_t generation = 0;
+  if (replica_) {
+    if (!replica_->State().has_database) {
+      return Status::Unavailable("this standby has not received a database from the primary yet")
+          .WithReason("standby_empty");
+    }
+    hold.emplace(replica_->gate().BeginRead());
+    generation = replica_->gate().generation();
+  }
+  auto lease = readers_->Acquire(generation);
+  if (!lease.ok()) return lease.status();
+  return read(lease->db());
+}
+
+Result<Record> Store::Get(const std::string& key) {
+  return Read<Record>([&](SqliteDb& db) { return GetArchive(db, key); });
 }
 
 Result<ListPage> Store::List(const std::string& prefix, const std::optional<std::string>& after_key,
                              int64_t limit) {
-  if (refused()) return refusal_;
-  auto lease = readers_->Acquire();
-  if (!lease) return Status::Unavailable("the store is closed").WithReason("shutting_down");
-  return ListArchives(lease->db(), prefix, after_key, limit);
+  return Read<ListPage>([&](SqliteDb& db) { return ListArchives(db, prefix, after_key, limit); });
 }
 
 Result<std::vector<SearchHit>> Store::Search(const std::string& query, int64_t limit) {
+  return Read<std::vector<SearchHit>>([&](SqliteDb& db) { return SearchArchives(db, query, limit); });
+}
+
+Position Store::position() const {
+  if (replica_) {
+    ReplicaState s = replica_->State();
+    return Position{static_cast<int64_t>(s.timeline), s.txid};
+  }
+  return writer_ ? writer_->position() : Position{};
+}
+
+Status Store::WaitForPosition(const Position& wanted) {
   if (refused()) return refusal_;
-  auto lease = readers_->Acquire();
-  if (!lease) return Status::Unavailable("the store is closed").WithReason("shutting_down");
-  return SearchArchives(lease->db(), query, limit);
+  if (replica_) {
+    return replica_->WaitForPosition(static_cast<uint64_t>(wanted.timeline), wanted.txid,
+                                     config_.replication_min_position_wait_ms);
+  }
+  const Position now = position();
+  if (now.timeline > wanted.timeline || (now.timeline == wanted.timeline && now.txid >= wanted.txid)) {
+    return Status::Ok();
+  }
+  return Status::Unavailable("position " + wanted.ToString() + " is ahead of this node's " + now.ToString())
+      .WithReason("position_not_reached");
 }
 
 Status Store::Ready() const {
   if (refused()) return refusal_;
   if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
+  if (replica_) {
+    WALSHIP_RETURN_IF_ERROR(replica_->Health());
+    if (!replica_->State().has_database) {
+      return Status::Unavailable("this standby has not received a database from the primary yet")
+          .WithReason("standby_empty");
+    }
+    return Status::Ok();
+  }
   return writer_->Health();
 }
 

@@ -10,6 +10,11 @@
 // *refused* store instead: no SQLite connection at all, the -wal and -shm
 // untouched, and every method answers the refusal (kCorruption, reason
 // "wal_corrupt"), so the node can stay up and say what is wrong.
+//
+// On a standby (replication.role = "standby") the store has no writer and
+// no capture: a StandbyReplica owns DATA/index.db and the segment store,
+// reads go through immutable connections behind its ApplyGate, and writes
+// are refused with reason "not_primary", naming the primary.
 #pragma once
 
 #include <atomic>
@@ -28,6 +33,7 @@
 #include "node/reads.h"
 #include "node/writer.h"
 #include "replication/segment_store.h"
+#include "replication/standby_replica.h"
 #include "replication/wal_capture.h"
 
 namespace walship {
@@ -48,10 +54,22 @@ class Store {
   Result<ListPage> List(const std::string& prefix, const std::optional<std::string>& after_key, int64_t limit);
   Result<std::vector<SearchHit>> Search(const std::string& query, int64_t limit);
 
+  // Waits (a standby, up to replication.min_position_wait_ms) until the
+  // node's state includes `wanted`; kUnavailable, reason
+  // "position_not_reached", when it does not.
+  Status WaitForPosition(const Position& wanted);
+
+  // The standby's replica; null on a primary.
+  StandbyReplica* replica() { return replica_.get(); }
+  // Called after each segment is sealed (primary with capture on; else never).
+  void SetSealedListener(WalCapture::SealedListener listener) {
+    if (capture_) capture_->SetSealedListener(std::move(listener));
+  }
+
   void RequestCheckpoint() {
     if (writer_) writer_->RequestCheckpoint();
   }
-  Position position() const { return writer_ ? writer_->position() : Position{}; }
+  Position position() const;
   // Ok when the database is open and writable.
   Status Ready() const;
   int64_t WalBytes() const { return writer_ ? writer_->WalBytes() : refused_wal_bytes_; }
@@ -70,10 +88,20 @@ class Store {
     return capture_ ? std::optional<CaptureStats>(capture_->Stats()) : std::nullopt;
   }
   // The segment store's folder ("" in a refused store, which has none).
-  std::string segments_dir() const { return segments_ ? segments_->dir() : std::string(); }
+  std::string segments_dir() const {
+    if (replica_) return replica_->segments().dir();
+    return segments_ ? segments_->dir() : std::string();
+  }
+  // The segment store (primary with capture on; else null).
+  const SegmentStore* segment_store() const { return segments_.get(); }
 
  private:
   Store(const Config& config, DirectoryLock lock) : config_(config), lock_(std::move(lock)) {}
+  static Result<std::unique_ptr<Store>> OpenStandby(const Config& config, DirectoryLock lock, Clock& clock,
+                                                    MetricsRegistry& metrics);
+  // Runs `read` on a read connection (behind the apply gate on a standby).
+  template <typename T, typename F>
+  Result<T> Read(F&& read);
   static std::unique_ptr<Store> Refused(const Config& config, DirectoryLock lock, const StartupWalReport& report);
   // Opens the segment store and reconciles it with the database (write
   // connection only, before the readers open).
@@ -86,6 +114,7 @@ class Store {
   // still calls the capture.
   std::unique_ptr<SegmentStore> segments_;
   std::unique_ptr<WalCapture> capture_;
+  std::unique_ptr<StandbyReplica> replica_;  // standby only; then no capture, no writer
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<ReadPool> readers_;
   std::atomic<bool> closed_{false};

@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
   std::string data_dir;
   std::string log_level;
   std::string log_format;
+  std::string role;
+  std::string standby_url;
+  std::string primary_url;
+  std::string replication_mode;
   auto* serve = app.add_subcommand("serve", "Run the node: serve the index over HTTP");
   serve->add_option("--config", config_path, "TOML config file (see ops/walship.example.toml)")
       ->check(CLI::ExistingFile);
@@ -28,6 +32,10 @@ int main(int argc, char** argv) {
   serve->add_option("--data", data_dir, "data folder; overrides storage.data_dir");
   serve->add_option("--log-level", log_level, "trace, debug, info, warn, error; overrides log.level");
   serve->add_option("--log-format", log_format, "text or json; overrides log.format");
+  serve->add_option("--role", role, "primary or standby; overrides replication.role");
+  serve->add_option("--standby", standby_url, "primary: http://HOST:PORT of the standby to ship segments to");
+  serve->add_option("--primary", primary_url, "standby: http://HOST:PORT of the primary (named to writers)");
+  serve->add_option("--replication-mode", replication_mode, "async (sync is not available yet)");
 
   walship::SegmentsArgs segments_args;
   auto* segments = walship::AddSegmentsCommand(app, &segments_args);
@@ -44,6 +52,10 @@ int main(int argc, char** argv) {
     if (serve->count("--data")) o.data_dir = data_dir;
     if (serve->count("--log-level")) o.log_level = log_level;
     if (serve->count("--log-format")) o.log_format = log_format;
+    if (serve->count("--role")) o.role = role;
+    if (serve->count("--standby")) o.standby_url = standby_url;
+    if (serve->count("--primary")) o.primary_url = primary_url;
+    if (serve->count("--replication-mode")) o.replication_mode = replication_mode;
     std::optional<std::string> path;
     if (!config_path.empty()) path = config_path;
     return walship::RunServe(path, o);

@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "http/server.h"
+#include "http/standby_link.h"
 #include "node/node.h"
 #include "node/sqlite_db.h"
 #include "node/store.h"
@@ -57,7 +58,42 @@ int RunServe(const std::optional<std::string>& config_path, const ConfigOverride
     LogError("cannot start", {{"error", store.status().ToString()}});
     return 1;
   }
-  http::HttpServer server(http::RouteContext{*config, **store, metrics, clock, clock.NowUnixMillis()});
+  // A primary with a standby ships every sealed segment to it.
+  std::unique_ptr<http::HttpStandbyLink> link;
+  std::unique_ptr<SegmentShipper> shipper;
+  if (!config->standby() && !config->standby_url.empty()) {
+    if ((*store)->segment_store() == nullptr) {
+      LogError("cannot start", {{"error", "replication.standby is set but there are no segments to ship "
+                                          "(segments.capture = false, or the store was refused)"}});
+      (*store)->Close();
+      return 1;
+    }
+    Store* s = store->get();
+    link = std::make_unique<http::HttpStandbyLink>(config->standby_url, config->replication_push_timeout_ms,
+                                                   [s] { return s->position(); });
+    shipper = std::make_unique<SegmentShipper>(
+        *s->segment_store(), *link,
+        ShipperOptions{config->replication_retry_initial_ms, config->replication_retry_max_ms, 1000}, clock,
+        metrics);
+    SegmentShipper* notify = shipper.get();
+    s->SetSealedListener([notify](const DecodedSegmentHeader&) { notify->Notify(); });
+    shipper->Start();
+    LogInfo("shipping segments to the standby", {{"standby", config->standby_url}, {"mode", config->replication_mode}});
+  }
+  // Whatever way this function returns: no seal may notify a shipper that is gone.
+  struct StopShipping {
+    Store* store;
+    SegmentShipper* shipper;
+    ~StopShipping() {
+      if (shipper == nullptr) return;
+      store->SetSealedListener(nullptr);
+      shipper->Stop();
+    }
+  } stop_shipping{store->get(), shipper.get()};
+
+  http::RouteContext route_context{*config, **store, metrics, clock, clock.NowUnixMillis()};
+  route_context.shipper = shipper.get();
+  http::HttpServer server(route_context);
   auto port = server.Bind();
   if (!port.ok()) {
     LogError("cannot start", {{"error", port.status().ToString()}});

@@ -30,13 +30,22 @@ Result<SegmentApplier> SegmentApplier::Open(const std::string& path, uint32_t pa
 }
 
 Status SegmentApplier::Apply(const DecodedSegment& segment, std::optional<uint64_t> stop_after_txid) {
+  return ApplyFrames(segment, stop_after_txid, /*check_before=*/true);
+}
+
+Status SegmentApplier::Reapply(const DecodedSegment& segment) {
+  return ApplyFrames(segment, std::nullopt, /*check_before=*/false);
+}
+
+Status SegmentApplier::ApplyFrames(const DecodedSegment& segment, std::optional<uint64_t> stop_after_txid,
+                                   bool check_before) {
   const SegmentHeader& h = segment.header.header;
   const std::string context = "apply segment " + std::to_string(h.sequence) + " to " + path_;
   if (h.page_size != checksum_.page_size()) {
     return Status::Corruption(context + ": page size " + std::to_string(h.page_size) + ", the file's is " +
                               std::to_string(checksum_.page_size()));
   }
-  if (h.db_checksum_before != checksum_.Value() || h.db_pages_before != checksum_.page_count()) {
+  if (check_before && (h.db_checksum_before != checksum_.Value() || h.db_pages_before != checksum_.page_count())) {
     return Status::Corruption(context + ": the file is not the database this segment applies to (checksum " +
                               DbChecksumHex(checksum_.Value()) + ", " + std::to_string(checksum_.page_count()) +
                               " pages; the segment expects " + DbChecksumHex(h.db_checksum_before) + ", " +

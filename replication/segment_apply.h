@@ -28,12 +28,18 @@ class SegmentApplier {
   // kCorruption when the checksum before or after does not match (nothing is
   // written for a wrong checksum before); kIOError when writing fails.
   Status Apply(const DecodedSegment& segment, std::optional<uint64_t> stop_after_txid = std::nullopt);
+  // After a crash during Apply: the file holds the segment's pages in part,
+  // so its checksum before cannot match. Writing every frame again gives the
+  // state after it (each page ends as the segment's last image of it); only
+  // the checksum after is checked.
+  Status Reapply(const DecodedSegment& segment);
   // fsyncs the file.
   Status Sync();
 
   const DbChecksum& checksum() const { return checksum_; }
 
  private:
+  Status ApplyFrames(const DecodedSegment& segment, std::optional<uint64_t> stop_after_txid, bool check_before);
   SegmentApplier(std::string path, DbChecksum checksum) : path_(std::move(path)), checksum_(std::move(checksum)) {}
   std::string path_;
   DbChecksum checksum_;

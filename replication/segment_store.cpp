@@ -250,14 +250,9 @@ std::optional<std::string> SegmentStore::BasePath(uint64_t sequence) const {
 }
 
 Result<std::string> SegmentStore::QuarantineBase(uint64_t sequence, int64_t unix_ms) {
-  const std::string from = dir_ + "/" + BaseFileName(sequence);
-  const std::string qdir = dir_ + "/" + kQuarantineDir;
-  const std::string to = qdir + "/" + BaseFileName(sequence) + "." + std::to_string(unix_ms);
-  const std::string context = "quarantine " + from;
-  WALSHIP_RETURN_IF_ERROR(EnsureDirectory(qdir).Wrap(context));
-  if (::rename(from.c_str(), to.c_str()) != 0) return Status::IOError(context + ": rename: " + ErrnoMessage(errno));
-  WALSHIP_RETURN_IF_ERROR(FsyncDirectory(qdir).Wrap(context));
-  WALSHIP_RETURN_IF_ERROR(FsyncDirectory(dir_).Wrap(context));
+  auto to = MoveIntoFolder(dir_ + "/" + BaseFileName(sequence), dir_ + "/" + kQuarantineDir,
+                           BaseFileName(sequence) + "." + std::to_string(unix_ms));
+  if (!to.ok()) return to.status().Wrap("quarantine base " + std::to_string(sequence));
   return to;
 }
 

@@ -110,6 +110,8 @@ WalCapture::WalCapture(sqlite3* db, std::string wal_path, SegmentStore& store, c
             stat_sequence_.store(h.header.sequence);
             stat_txid_.store(static_cast<int64_t>(h.header.last_txid));
             stat_checksum_.store(h.header.db_checksum_after);
+            std::lock_guard lock(listener_mu_);
+            if (sealed_listener_) sealed_listener_(h);
           })) {}
 
 WalCapture::~WalCapture() { sealer_->Stop(); }

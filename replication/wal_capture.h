@@ -33,6 +33,8 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <functional>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -80,6 +82,14 @@ class WalCapture final : public CheckpointHook {
   Status BeforeCheckpoint(sqlite3* writer, std::string_view reason) override;
 
   CaptureStats Stats() const;
+
+  // Called on the sealer thread after each segment is durable (the shipper
+  // wakes on it). Any thread; replaces the previous listener.
+  using SealedListener = std::function<void(const DecodedSegmentHeader&)>;
+  void SetSealedListener(SealedListener listener) {
+    std::lock_guard lock(listener_mu_);
+    sealed_listener_ = std::move(listener);
+  }
 
  private:
   struct PendingCommit {
@@ -148,6 +158,8 @@ class WalCapture final : public CheckpointHook {
   Counter& bases_started_;
   Histogram& capture_seconds_;
   Histogram& seal_seconds_;
+  std::mutex listener_mu_;  // guards sealed_listener_
+  SealedListener sealed_listener_;
   // Last: its thread calls back into the stats above.
   std::unique_ptr<SegmentSealer> sealer_;
 };

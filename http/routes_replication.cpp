@@ -1,0 +1,123 @@
+// /v1/replication/...: what a primary's shipper asks of its standby.
+//   GET /v1/replication/position            where this node is (either role)
+//   PUT /v1/replication/segments/{sequence} a segment file's bytes (standby)
+//   PUT /v1/replication/bases/{sequence}    a base snapshot's bytes (standby)
+// And min_position on reads: "TIMELINE/TXID", as write responses carry it.
+#include <charconv>
+
+#include "http/error_map.h"
+#include "http/json_codec.h"
+#include "http/server.h"
+
+namespace walship::http {
+namespace {
+
+using nlohmann::json;
+
+std::optional<uint64_t> ParseSequence(const std::string& text) {
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+json ReplicaStateJson(const ReplicaState& s) {
+  return json{{"role", "standby"},
+              {"has_database", s.has_database},
+              {"sequence", s.sequence},
+              {"timeline", s.timeline},
+              {"txid", s.txid},
+              {"position", s.has_database ? json(std::to_string(s.timeline) + "/" + std::to_string(s.txid))
+                                          : json(nullptr)},
+              {"db_checksum", DbChecksumHex(s.db_checksum)},
+              {"cluster_id", s.cluster_hex}};
+}
+
+// The standby's replica, or an answer saying this node is none.
+StandbyReplica* StandbyOrReply(RouteContext& ctx, httplib::Response& res) {
+  StandbyReplica* replica = ctx.store.replica();
+  if (replica == nullptr) {
+    ReplyError(res, Status::Conflict("this node is a primary: it takes no segments (is the primary's "
+                                     "replication.standby pointing at a primary?)")
+                        .WithReason("not_standby"));
+  }
+  return replica;
+}
+
+void NotePrimaryPosition(StandbyReplica& replica, const httplib::Request& req) {
+  if (!req.has_header("X-Walship-Primary-Position")) return;
+  auto p = ParsePosition(req.get_header_value("X-Walship-Primary-Position"));
+  if (p.ok()) replica.NotePrimaryPosition(p->txid);
+}
+
+void PutSegment(RouteContext& ctx, const httplib::Request& req, httplib::Response& res,
+                const httplib::ContentReader& reader) {
+  RequestBody body(ctx.body_budget);
+  if (Status s = ReadBodyLimited(reader, ctx, &body, ctx.config.replication_max_segment_bytes); !s.ok()) {
+    return ReplyBodyError(res, s);
+  }
+  StandbyReplica* replica = StandbyOrReply(ctx, res);
+  if (replica == nullptr) return;
+  auto sequence = ParseSequence(req.matches[1]);
+  if (!sequence) return ReplyError(res, Status::InvalidArgument("segment sequence must be a decimal number"));
+  NotePrimaryPosition(*replica, req);
+  auto state = replica->Receive(*sequence, body.text);
+  if (!state.ok()) return ReplyError(res, state.status());
+  ReplyJson(res, 200, Dump(ReplicaStateJson(*state)));
+}
+
+void PutBase(RouteContext& ctx, const httplib::Request& req, httplib::Response& res,
+             const httplib::ContentReader& reader) {
+  RequestBody body(ctx.body_budget);
+  if (Status s = ReadBodyLimited(reader, ctx, &body, ctx.config.replication_max_segment_bytes); !s.ok()) {
+    return ReplyBodyError(res, s);
+  }
+  StandbyReplica* replica = StandbyOrReply(ctx, res);
+  if (replica == nullptr) return;
+  auto sequence = ParseSequence(req.matches[1]);
+  if (!sequence) return ReplyError(res, Status::InvalidArgument("base sequence must be a decimal number"));
+  if (Status s = replica->ReceiveBase(*sequence, body.text); !s.ok()) return ReplyError(res, s);
+  ReplyJson(res, 200, Dump(json{{"stored", true}, {"sequence", *sequence}}));
+}
+
+}  // namespace
+
+Result<Position> ParsePosition(const std::string& text) {
+  const size_t slash = text.find('/');
+  const auto bad = [&] {
+    return Status::InvalidArgument("position \"" + text + "\" is not TIMELINE/TXID (as in \"1/42\")");
+  };
+  if (slash == std::string::npos) return bad();
+  auto timeline = ParseSequence(text.substr(0, slash));
+  auto txid = ParseSequence(text.substr(slash + 1));
+  if (!timeline || !txid || *timeline == 0 || *timeline > INT64_MAX || *txid > INT64_MAX) return bad();
+  return Position{static_cast<int64_t>(*timeline), static_cast<int64_t>(*txid)};
+}
+
+Status AwaitMinPosition(RouteContext& ctx, const httplib::Request& req) {
+  if (!req.has_param("min_position")) return Status::Ok();
+  auto wanted = ParsePosition(req.get_param_value("min_position"));
+  if (!wanted.ok()) return wanted.status().Wrap("min_position");
+  return ctx.store.WaitForPosition(*wanted);
+}
+
+void RegisterReplicationRoutes(httplib::Server& svr, RouteContext& ctx) {
+  svr.Get("/v1/replication/position", [&ctx](const httplib::Request&, httplib::Response& res) {
+    if (StandbyReplica* replica = ctx.store.replica()) {
+      return ReplyJson(res, 200, Dump(ReplicaStateJson(replica->State())));
+    }
+    Position p = ctx.store.position();
+    ReplyJson(res, 200, Dump(json{{"role", "primary"}, {"position", p.ToString()}, {"timeline", p.timeline},
+                                  {"txid", p.txid}}));
+  });
+  svr.Put("/v1/replication/segments/([0-9]+)",
+          [&ctx](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+            PutSegment(ctx, req, res, reader);
+          });
+  svr.Put("/v1/replication/bases/([0-9]+)",
+          [&ctx](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+            PutBase(ctx, req, res, reader);
+          });
+}
+
+}  // namespace walship::http

@@ -1,0 +1,193 @@
+#include "replication/segment_shipper.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "base/fs.h"
+#include "base/log.h"
+
+namespace walship {
+
+SegmentShipper::SegmentShipper(const SegmentStore& store, StandbyLink& link, ShipperOptions options, Clock& clock,
+                               MetricsRegistry& metrics)
+    : store_(store),
+      link_(link),
+      options_(options),
+      clock_(clock),
+      shipped_total_(metrics.GetCounter("walship_replication_segments_shipped_total",
+                                        "Segments the standby accepted from this primary")),
+      shipped_bytes_(metrics.GetCounter("walship_replication_bytes_shipped_total",
+                                        "Bytes of segments and bases pushed to the standby")),
+      retries_total_(metrics.GetCounter("walship_replication_retries_total",
+                                        "Failed exchanges with the standby, each followed by a retry")) {}
+
+SegmentShipper::~SegmentShipper() { Stop(); }
+
+void SegmentShipper::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void SegmentShipper::Notify() {
+  {
+    std::lock_guard lock(mu_);
+    notified_ = true;
+  }
+  cv_.notify_all();
+}
+
+void SegmentShipper::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+ShipperStats SegmentShipper::Stats() const {
+  std::lock_guard lock(stats_mu_);
+  return stats_;
+}
+
+void SegmentShipper::UpdateStats(const std::function<void(ShipperStats&)>& update) {
+  std::lock_guard lock(stats_mu_);
+  update(stats_);
+}
+
+void SegmentShipper::RecordError(const Status& s) {
+  retries_total_.Add();
+  UpdateStats([&](ShipperStats& st) {
+    st.connected = false;
+    ++st.errors;
+    ++st.retries;
+    // Log a new kind of failure once, not every retry.
+    if (st.last_error != s.ToString()) {
+      LogWarn("cannot ship segments to the standby; retrying", {{"standby", link_.Describe()}, {"error", s.ToString()}});
+    }
+    st.last_error = s.ToString();
+  });
+}
+
+void SegmentShipper::Run() {
+  int64_t backoff_ms = options_.retry_initial_ms;
+  int out_of_order_in_a_row = 0;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    Status s = ShipPending();
+    int64_t wait_ms = options_.idle_poll_ms;
+    if (s.ok()) {
+      backoff_ms = options_.retry_initial_ms;
+      out_of_order_in_a_row = 0;
+    } else {
+      position_.reset();  // ask again: the standby may have restarted or moved on
+      if (s.reason() == "out_of_order" && ++out_of_order_in_a_row < 3) continue;
+      RecordError(s);
+      wait_ms = backoff_ms;
+      backoff_ms = std::min(backoff_ms * 2, options_.retry_max_ms);
+    }
+    std::unique_lock lock(mu_);
+    // After a failure only Stop() cuts the wait short: a burst of seals
+    // must not turn the backoff into a busy loop.
+    const bool failed = !s.ok();
+    cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                 [&] { return stopping_ || (!failed && notified_); });
+    notified_ = false;
+  }
+}
+
+Result<size_t> SegmentShipper::NewestChainStart(const std::vector<SegmentFileEntry>& entries) const {
+  for (size_t i = entries.size(); i-- > 0;) {
+    auto bytes = store_.ReadBytes(entries[i]);
+    if (!bytes.ok()) return bytes.status();
+    auto h = DecodeSegmentHeader(*bytes);
+    if (!h.ok()) return h.status().Wrap("segment " + std::to_string(entries[i].sequence));
+    if (h->header.chain_start()) return i;
+  }
+  return Status::NotFound("the store holds no segment that starts a chain");
+}
+
+Status SegmentShipper::ShipPending() {
+  if (!position_) {
+    auto p = link_.FetchPosition();
+    if (!p.ok()) return p.status().Wrap("ask " + link_.Describe() + " for its position");
+    position_ = *p;
+    UpdateStats([&](ShipperStats& st) {
+      st.connected = true;
+      st.standby = *p;
+    });
+  }
+  auto entries = store_.List();
+  if (!entries.ok()) return entries.status().Wrap("ship segments");
+  if (entries->empty()) return Status::Ok();
+  const uint64_t newest = entries->back().sequence;
+  size_t from = 0;
+  if (position_->has_database && position_->sequence >= newest) {
+    if (position_->sequence > newest) {
+      return Status::Conflict("the standby " + link_.Describe() + " applied segment " +
+                              std::to_string(position_->sequence) + ", past this primary's newest " +
+                              std::to_string(newest) + ": it follows another primary, or this store lost segments");
+    }
+    UpdateStats([](ShipperStats& st) { st.behind_since_unix_ms = 0; });
+    return Status::Ok();
+  }
+  UpdateStats([&](ShipperStats& st) {
+    if (st.behind_since_unix_ms == 0) st.behind_since_unix_ms = clock_.NowUnixMillis();
+  });
+  const uint64_t next = position_->has_database ? position_->sequence + 1 : 0;
+  auto it = std::find_if(entries->begin(), entries->end(),
+                         [&](const SegmentFileEntry& e) { return e.sequence == next; });
+  if (it != entries->end()) {
+    from = static_cast<size_t>(it - entries->begin());
+  } else {
+    auto start = NewestChainStart(*entries);
+    if (!start.ok()) return start.status().Wrap("ship segments");
+    if (position_->has_database && (*entries)[*start].sequence < next) {
+      return Status::NotFound("the standby " + link_.Describe() + " needs segment " + std::to_string(next) +
+                              ", which this primary's store does not hold (and no newer base follows it)");
+    }
+    from = *start;
+  }
+  return PushFrom(*entries, from);
+}
+
+Status SegmentShipper::PushFrom(const std::vector<SegmentFileEntry>& entries, size_t from) {
+  for (size_t i = from; i < entries.size(); ++i) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return Status::Unavailable("the shipper is stopping").WithReason("shutting_down");
+    }
+    const SegmentFileEntry& e = entries[i];
+    const std::string what = "segment " + std::to_string(e.sequence);
+    auto bytes = store_.ReadBytes(e);
+    if (!bytes.ok()) return bytes.status().Wrap("ship " + what);
+    auto h = DecodeSegmentHeader(*bytes);
+    if (!h.ok()) return h.status().Wrap("ship " + what);
+    if (h->header.chain_start() && h->header.db_pages_before != 0) {
+      auto base_path = store_.BasePath(e.sequence);
+      if (!base_path) return Status::NotFound("ship " + what + ": its base is not in the store");
+      auto base = ReadWholeFile(*base_path);
+      if (!base.ok()) return base.status().Wrap("ship the base of " + what);
+      WALSHIP_RETURN_IF_ERROR(link_.PushBase(e.sequence, *base).Wrap("ship the base of " + what));
+      shipped_bytes_.Add(base->size());
+    }
+    auto p = link_.PushSegment(e.sequence, *bytes);
+    if (!p.ok()) return p.status().Wrap("ship " + what + " to " + link_.Describe());
+    position_ = *p;
+    shipped_total_.Add();
+    shipped_bytes_.Add(bytes->size());
+    const bool caught_up = i + 1 == entries.size();
+    UpdateStats([&](ShipperStats& st) {
+      st.connected = true;
+      st.standby = *p;
+      st.last_shipped_sequence = e.sequence;
+      st.last_shipped_unix_ms = clock_.NowUnixMillis();
+      ++st.segments_shipped;
+      st.bytes_shipped += bytes->size();
+      if (caught_up) st.behind_since_unix_ms = 0;
+    });
+  }
+  return Status::Ok();
+}
+
+}  // namespace walship

@@ -1,0 +1,119 @@
+// The shipper: a primary's thread that pushes every sealed segment of its
+// store to the standby, in order, with retry and backoff. Writes never wait
+// for it (asynchronous replication): a slow or absent standby only makes
+// the lag grow.
+//
+// It asks the standby where it is (its applied segment), then pushes the
+// segments after that one from the store: a standby that was down catches
+// up from the store. An empty standby, or one whose next segment the store
+// lacks, gets the newest chain start (its base snapshot first, when it has
+// one) and the segments after it. A push refused as out of order makes the
+// shipper ask again; any other failure waits (retry_initial_ms, doubling up
+// to retry_max_ms) and tries again, and is counted and shown in the stats.
+//
+// Threads: its own thread runs every push. Notify() (any thread, e.g. the
+// sealer's) wakes it; Stats() from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "base/clock.h"
+#include "base/metrics.h"
+#include "base/status.h"
+#include "replication/segment_store.h"
+
+namespace walship {
+
+// Where the standby is, as it says.
+struct StandbyPosition {
+  bool has_database = false;
+  uint64_t sequence = 0;  // its applied segment
+  uint64_t timeline = 0;
+  int64_t txid = -1;
+};
+
+// The transport to the standby (HTTP in http/standby_link.cpp; tests fake it).
+class StandbyLink {
+ public:
+  virtual ~StandbyLink() = default;
+  virtual Result<StandbyPosition> FetchPosition() = 0;
+  // Pushes a segment file's bytes; the standby's position after it. A push
+  // the standby refuses as out of order is kConflict, reason "out_of_order".
+  virtual Result<StandbyPosition> PushSegment(uint64_t sequence, const std::string& bytes) = 0;
+  virtual Status PushBase(uint64_t sequence, const std::string& bytes) = 0;
+  virtual std::string Describe() const = 0;  // the standby's URL, for logs
+};
+
+struct ShipperStats {
+  bool connected = false;        // the last exchange with the standby worked
+  StandbyPosition standby;       // as last reported
+  uint64_t last_shipped_sequence = 0;
+  int64_t last_shipped_unix_ms = 0;
+  int64_t behind_since_unix_ms = 0;  // 0: the standby has every sealed segment
+  uint64_t segments_shipped = 0;
+  uint64_t bytes_shipped = 0;
+  uint64_t retries = 0;
+  uint64_t errors = 0;
+  std::string last_error;
+};
+
+struct ShipperOptions {
+  int64_t retry_initial_ms = 100;
+  int64_t retry_max_ms = 5000;
+  int64_t idle_poll_ms = 1000;  // even with no notification, look again this often
+};
+
+class SegmentShipper {
+ public:
+  SegmentShipper(const SegmentStore& store, StandbyLink& link, ShipperOptions options, Clock& clock,
+                 MetricsRegistry& metrics);
+  ~SegmentShipper();
+  SegmentShipper(const SegmentShipper&) = delete;
+  SegmentShipper& operator=(const SegmentShipper&) = delete;
+
+  void Start();
+  // A new segment is sealed: ship it.
+  void Notify();
+  // Stops after the push in flight. Idempotent.
+  void Stop();
+  ShipperStats Stats() const;
+
+  // One round (for tests and the thread): bring the standby up to the
+  // store's newest segment. Ok when it has everything.
+  Status ShipPending();
+
+ private:
+  void Run();
+  // Pushes the entries from index `from` on; `position_` follows the answers.
+  Status PushFrom(const std::vector<SegmentFileEntry>& entries, size_t from);
+  // The index of the newest chain start, reading headers from the newest back.
+  Result<size_t> NewestChainStart(const std::vector<SegmentFileEntry>& entries) const;
+  void RecordError(const Status& s);
+  void UpdateStats(const std::function<void(ShipperStats&)>& update);
+
+  const SegmentStore& store_;
+  StandbyLink& link_;
+  const ShipperOptions options_;
+  Clock& clock_;
+  Counter& shipped_total_;
+  Counter& shipped_bytes_;
+  Counter& retries_total_;
+
+  std::optional<StandbyPosition> position_;  // shipper thread only; unknown until asked
+
+  std::mutex mu_;  // guards notified_ and stopping_
+  std::condition_variable cv_;
+  bool notified_ = false;
+  bool stopping_ = false;
+  mutable std::mutex stats_mu_;  // guards stats_
+  ShipperStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace walship
