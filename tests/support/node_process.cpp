@@ -41,7 +41,7 @@ std::unique_ptr<NodeProcess> NodeProcess::Start(NodeOptions o, std::string* erro
 #ifdef WALSHIP_BINARY
   if (o.binary.empty()) o.binary = WALSHIP_BINARY;
 #endif
-  std::vector<std::string> argv = {o.binary, "serve", "--listen", "127.0.0.1:0", "--data", o.data_dir};
+  std::vector<std::string> argv = {o.binary, "serve", "--listen", o.listen, "--data", o.data_dir};
   if (!o.config_toml.empty()) {
     std::string cfg = o.data_dir + ".toml";
     std::ofstream(cfg) << o.config_toml;

@@ -17,6 +17,7 @@ struct NodeOptions {
   std::string data_dir;                  // required
   std::string config_toml;               // written to data_dir/../<name>.toml when not empty
   std::vector<std::string> extra_args;   // appended after `serve ...`
+  std::string listen = "127.0.0.1:0";     // a fixed port to come back on after a restart
   std::string log_path;                  // default: data_dir + ".log"
   int start_timeout_ms = 15000;
 };

@@ -1,0 +1,348 @@
+// A primary and a standby, two real walship processes on 127.0.0.1.
+//
+// Writers load the primary while a reader reads its own writes from the
+// standby (min_position). Once quiet, the standby must be at the primary's
+// position with the primary's database checksum, list every key with the
+// primary's version and SHA-256, serve every key's content as written, and
+// after both stop its file must equal the primary's byte for byte and pass
+// `sqlite3 ... "PRAGMA integrity_check"`. A standby killed during the load
+// catches up with no gap when it comes back; one whose data folder is
+// deleted is rebuilt from the primary's segment store.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/sha256.h"
+#include "tests/support/failure_log.h"
+#include "tests/support/node_process.h"
+#include "tests/support/run_helpers.h"
+#include "tests/support/temp_dir.h"
+
+namespace walship::testing {
+namespace {
+
+using nlohmann::json;
+
+std::string ContentFor(const std::string& key) {
+  std::string s = "content of " + key + ":";
+  std::mt19937 g(static_cast<uint32_t>(std::hash<std::string>{}(key)));
+  const size_t size = 200 + g() % 3000;
+  while (s.size() < size) s += " word" + std::to_string(g() % 1000);
+  return s;
+}
+
+struct Row {
+  int64_t version = 0;
+  std::string sha256;
+  bool operator==(const Row&) const = default;
+};
+
+class StandbyTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<NodeProcess> StartStandby(int port = 0) {
+    NodeOptions o;
+    o.data_dir = tmp_.Sub("standby");
+    o.listen = "127.0.0.1:" + std::to_string(port);
+    o.extra_args = {"--role", "standby"};
+    if (primary_) o.extra_args.insert(o.extra_args.end(), {"--primary", primary_->url()});
+    std::string error;
+    auto node = NodeProcess::Start(o, &error);
+    EXPECT_NE(node, nullptr) << error;
+    return node;
+  }
+
+  std::unique_ptr<NodeProcess> StartPrimary(const std::string& standby_url) {
+    NodeOptions o;
+    o.data_dir = tmp_.Sub("primary");
+    o.config_toml = "[replication]\nstandby = \"" + standby_url + "\"\nretry_initial_ms = 20\nretry_max_ms = 200\n";
+    std::string error;
+    auto node = NodeProcess::Start(o, &error);
+    EXPECT_NE(node, nullptr) << error;
+    return node;
+  }
+
+  static json GetJson(const NodeProcess& node, const std::string& path) {
+    auto res = node.Client()->Get(path.c_str());
+    if (!res || res->status != 200) return json::object();
+    return ParseBody(res->body);
+  }
+
+  // Writes `keys_per_writer` keys from each of `writers` threads; returns the
+  // acknowledged keys with their txids. `stop` ends it early.
+  void Load(const std::string& tag, int writers, int keys_per_writer, const std::atomic<bool>* stop = nullptr) {
+    std::vector<std::thread> threads;
+    for (int w = 0; w < writers; ++w) {
+      threads.emplace_back([&, w] {
+        auto client = primary_->Client();
+        for (int i = 0; i < keys_per_writer && !(stop && stop->load()); ++i) {
+          const std::string key = tag + "/" + std::to_string(w) + "/" + std::to_string(i);
+          auto res = client->Put(("/v1/archives/" + key).c_str(), ContentFor(key), "text/plain");
+          if (!res || (res->status != 201 && res->status != 200)) {
+            failures_.Add("PUT " + key + ": " + (res ? std::to_string(res->status) + " " + res->body : "no answer"));
+            continue;
+          }
+          auto txid = ParsePosition(ParseBody(res->body).value("position", json()));
+          std::lock_guard lock(mu_);
+          acked_[key] = txid.value_or(-1);
+          max_acked_txid_ = std::max(max_acked_txid_, txid.value_or(-1));
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+
+  // Until the standby has the primary's position and database checksum.
+  void WaitCaughtUp(int timeout_ms = 60000) {
+    json p, s;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      p = GetJson(*primary_, "/v1/status");
+      s = GetJson(*standby_, "/v1/replication/position");
+      if (!p.empty() && !s.empty() && p.contains("segments") && p["segments"].is_object() &&
+          s.value("txid", int64_t{-2}) == p.value("txid", int64_t{-1}) &&
+          p["segments"].value("last_txid", int64_t{-1}) == p.value("txid", int64_t{-1}) &&
+          s.value("db_checksum", "") == p["segments"].value("db_checksum", "x")) {
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "the standby did not catch up within " << timeout_ms << " ms\nprimary: " << p.dump()
+                  << "\nstandby: " << s.dump() << "\nprimary log:\n"
+                  << LogTail(primary_->log_path()) << "\nstandby log:\n"
+                  << LogTail(standby_->log_path());
+  }
+
+  static std::map<std::string, Row> Listing(const NodeProcess& node) {
+    std::map<std::string, Row> rows;
+    auto client = node.Client();
+    std::string cursor;
+    for (;;) {
+      std::string path = "/v1/archives?limit=1000";
+      if (!cursor.empty()) path += "&cursor=" + cursor;
+      auto res = client->Get(path.c_str());
+      EXPECT_TRUE(res && res->status == 200) << node.url() << path << ": " << (res ? res->body : "no answer");
+      if (!res || res->status != 200) return rows;
+      json page = ParseBody(res->body);
+      for (const auto& item : page["items"]) {
+        rows[item.value("key", "")] = Row{item.value("version", int64_t{0}), item.value("sha256", "")};
+      }
+      if (!page["next_cursor"].is_string()) return rows;
+      cursor = page["next_cursor"].get<std::string>();  // base64url: safe in a query
+    }
+  }
+
+  // Both list the same rows; every acknowledged key is there with the
+  // SHA-256 of what was sent, and the standby serves its content.
+  void ExpectSameArchives() {
+    auto on_primary = Listing(*primary_);
+    auto on_standby = Listing(*standby_);
+    EXPECT_EQ(on_primary.size(), on_standby.size());
+    EXPECT_TRUE(on_primary == on_standby) << "the listings differ";
+    std::lock_guard lock(mu_);
+    EXPECT_GE(on_standby.size(), acked_.size());
+    auto client = standby_->Client();
+    int wrong = 0;
+    for (const auto& [key, txid] : acked_) {
+      auto it = on_standby.find(key);
+      if (it == on_standby.end() || it->second.sha256 != Sha256Hex(ContentFor(key))) {
+        if (++wrong <= 5) ADD_FAILURE() << "acknowledged key " << key << " is missing or wrong on the standby";
+        continue;
+      }
+      auto res = client->Get(("/v1/archives/" + key).c_str());
+      if (!res || res->status != 200 || ParseBody(res->body).value("content", "") != ContentFor(key)) {
+        if (++wrong <= 5) ADD_FAILURE() << "GET " << key << " on the standby: " << (res ? res->body : "no answer");
+      }
+    }
+    EXPECT_EQ(wrong, 0);
+  }
+
+  TempDir tmp_{"walship-standby"};
+  std::unique_ptr<NodeProcess> primary_;
+  std::unique_ptr<NodeProcess> standby_;
+  std::mutex mu_;  // guards acked_, max_acked_txid_
+  std::map<std::string, int64_t> acked_;
+  int64_t max_acked_txid_ = -1;
+  FailureLog failures_;
+};
+
+TEST_F(StandbyTest, TenThousandArchivesUnderLoadArriveByteForByte) {
+  standby_ = StartStandby();
+  ASSERT_NE(standby_, nullptr);
+  primary_ = StartPrimary(standby_->url());
+  ASSERT_NE(primary_, nullptr);
+
+  // While the load runs: read your own writes from the standby.
+  std::atomic<bool> done{false};
+  std::atomic<int> reads_ok{0};
+  std::thread reader([&] {
+    auto client = standby_->Client();
+    std::mt19937 g(TestSeed());
+    while (!done) {
+      std::string key;
+      int64_t txid = -1;
+      {
+        std::lock_guard lock(mu_);
+        if (!acked_.empty()) {
+          auto it = acked_.begin();
+          std::advance(it, static_cast<long>(g() % acked_.size()));
+          key = it->first;
+          txid = it->second;
+        }
+      }
+      if (key.empty()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        continue;
+      }
+      auto res = client->Get(("/v1/archives/" + key + "?min_position=1/" + std::to_string(txid)).c_str());
+      if (res && res->status == 200 && ParseBody(res->body).value("content", "") == ContentFor(key)) {
+        ++reads_ok;
+      } else if (!res || res->status != 503 || ParseBody(res->body)["error"].value("code", "") != "position_not_reached") {
+        failures_.Add("standby GET " + key + " at txid " + std::to_string(txid) + ": " +
+                      (res ? std::to_string(res->status) + " " + Truncated(res->body) : "no answer"));
+      }
+    }
+  });
+  Load("load", 8, 1250);
+  done = true;
+  reader.join();
+  EXPECT_EQ(failures_.count(), 0) << failures_.Report();
+  EXPECT_EQ(acked_.size(), 10000u);
+  EXPECT_GT(reads_ok.load(), 0) << "no read of a fresh write succeeded on the standby";
+
+  WaitCaughtUp();
+  ExpectSameArchives();
+  json status = GetJson(*primary_, "/v1/status")["replication"];
+  EXPECT_EQ(status.value("lag_txids", int64_t{-1}), 0) << status.dump();
+  EXPECT_EQ(status.value("errors", int64_t{-1}), 0) << status.dump();
+  json standby_status = GetJson(*standby_, "/v1/status");
+  EXPECT_EQ(standby_status["replication"].value("lag_txids", int64_t{-1}), 0) << standby_status.dump();
+  EXPECT_TRUE(standby_status.value("ready", false)) << standby_status.dump();
+
+  ASSERT_EQ(primary_->SignalAndWait(SIGTERM), 0);
+  ASSERT_EQ(standby_->SignalAndWait(SIGTERM), 0);
+  const std::string primary_db = tmp_.Sub("primary/index.db");
+  const std::string standby_db = tmp_.Sub("standby/index.db");
+  EXPECT_TRUE(Slurp(primary_db) == Slurp(standby_db)) << "the standby's file differs from the primary's";
+  std::string out;
+  FILE* p = ::popen(("sqlite3 '" + standby_db + "' 'PRAGMA integrity_check' 2>&1").c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+  EXPECT_EQ(::pclose(p), 0);
+  EXPECT_EQ(out, "ok\n");
+}
+
+TEST_F(StandbyTest, AStandbyKilledDuringLoadCatchesUpWithNoGap) {
+  standby_ = StartStandby();
+  ASSERT_NE(standby_, nullptr);
+  const int standby_port = standby_->port();
+  primary_ = StartPrimary(standby_->url());
+  ASSERT_NE(primary_, nullptr);
+
+  std::atomic<bool> stop{false};
+  std::thread load([&] { Load("gap", 4, 1 << 30, &stop); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  standby_->Kill9();  // mid-apply, likely
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  json while_down = GetJson(*primary_, "/v1/status")["replication"];
+  standby_ = StartStandby(standby_port);
+  ASSERT_NE(standby_, nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  stop = true;
+  load.join();
+  EXPECT_EQ(failures_.count(), 0) << failures_.Report();
+
+  EXPECT_FALSE(while_down.value("connected", true)) << while_down.dump();
+  EXPECT_GT(while_down.value("retries", int64_t{0}), 0) << while_down.dump();
+  WaitCaughtUp();
+  ExpectSameArchives();
+  EXPECT_TRUE(GetJson(*primary_, "/v1/status")["replication"].value("connected", false));
+}
+
+TEST_F(StandbyTest, AStandbyWhoseDataIsDeletedIsRebuiltFromThePrimary) {
+  standby_ = StartStandby();
+  ASSERT_NE(standby_, nullptr);
+  const int standby_port = standby_->port();
+  primary_ = StartPrimary(standby_->url());
+  ASSERT_NE(primary_, nullptr);
+  Load("first", 4, 300);
+  WaitCaughtUp();
+  ASSERT_EQ(standby_->SignalAndWait(SIGTERM), 0);
+  std::filesystem::remove_all(tmp_.Sub("standby"));
+  Load("second", 4, 300);
+  standby_ = StartStandby(standby_port);
+  ASSERT_NE(standby_, nullptr);
+  WaitCaughtUp();
+  ExpectSameArchives();
+  EXPECT_EQ(failures_.count(), 0) << failures_.Report();
+}
+
+TEST_F(StandbyTest, RolesAreKeptApartWithNamedErrors) {
+  standby_ = StartStandby();
+  ASSERT_NE(standby_, nullptr);
+  auto client = standby_->Client();
+  // Empty: not ready, and reads say why.
+  auto ready = client->Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503);
+  EXPECT_NE(ready->body.find("has not received a database from the primary yet"), std::string::npos) << ready->body;
+  auto get = client->Get("/v1/archives/a");
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 503);
+  EXPECT_EQ(ParseBody(get->body)["error"].value("code", ""), "standby_empty") << get->body;
+
+  primary_ = StartPrimary(standby_->url());
+  ASSERT_NE(primary_, nullptr);
+  auto put = primary_->Client()->Put("/v1/archives/a", "one", "text/plain");
+  ASSERT_TRUE(put && put->status == 201);
+  WaitCaughtUp();
+
+  auto write = client->Put("/v1/archives/b", "two", "text/plain");
+  ASSERT_TRUE(write);
+  EXPECT_EQ(write->status, 503);
+  json err = ParseBody(write->body)["error"];
+  EXPECT_EQ(err.value("code", ""), "not_primary");
+  EXPECT_EQ(err.value("message", ""),
+            "this node is a standby: send writes to the primary (replication.primary is not set here)");
+  auto batch = client->Post("/v1/batch", R"({"ops":[{"op":"delete","key":"a"}]})", "application/json");
+  ASSERT_TRUE(batch);
+  EXPECT_EQ(batch->status, 503);
+  EXPECT_EQ(ParseBody(batch->body)["error"].value("code", ""), "not_primary") << batch->body;
+
+  // A position from the future waits briefly, then says so.
+  auto ahead = client->Get("/v1/archives/a?min_position=1/999999");
+  ASSERT_TRUE(ahead);
+  EXPECT_EQ(ahead->status, 503);
+  EXPECT_EQ(ParseBody(ahead->body)["error"].value("code", ""), "position_not_reached") << ahead->body;
+  auto bad = client->Get("/v1/archives/a?min_position=latest");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(ParseBody(bad->body)["error"].value("message", ""),
+            "min_position: position \"latest\" is not TIMELINE/TXID (as in \"1/42\")");
+
+  // A primary takes no segments.
+  auto push = primary_->Client()->Put("/v1/replication/segments/1", "x", "application/octet-stream");
+  ASSERT_TRUE(push);
+  EXPECT_EQ(push->status, 409);
+  EXPECT_EQ(ParseBody(push->body)["error"].value("code", ""), "not_standby") << push->body;
+  // Damaged bytes are refused by the standby and change nothing.
+  auto junk = client->Put("/v1/replication/segments/99", std::string(300, 'j'), "application/octet-stream");
+  ASSERT_TRUE(junk);
+  EXPECT_EQ(junk->status, 422) << junk->body;
+  EXPECT_EQ(ParseBody(junk->body)["error"].value("code", ""), "segment_corrupt") << junk->body;
+  EXPECT_TRUE(GetJson(*standby_, "/v1/status").value("ready", false));
+}
+
+}  // namespace
+}  // namespace walship::testing
