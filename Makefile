@@ -7,6 +7,8 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 LISTEN ?= 127.0.0.1:7070
 DATA ?= $(CURDIR)/var/data
+STANDBY_LISTEN ?= 127.0.0.1:7071
+STANDBY_DATA ?= $(CURDIR)/var/standby
 
 DEB_PACKAGES := cmake make g++ pkg-config ca-certificates curl sqlite3 \
   libsqlite3-dev libuv1-dev libzstd-dev libssl-dev libcpp-httplib-dev \
@@ -32,7 +34,7 @@ build-node: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS) --target walship
 
 run: build-node
-	@ops/run-dev.sh $(BUILD_DIR)/walship $(LISTEN) $(DATA)
+	@ops/run-dev.sh $(BUILD_DIR)/walship $(LISTEN) $(DATA) $(STANDBY_LISTEN) $(STANDBY_DATA)
 
 # The default suite: unit and integration tests (CI runs this).
 test: build

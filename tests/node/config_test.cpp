@@ -363,3 +363,85 @@ TEST_F(LoadConfigTest, ValidatesLimitsAgainstEachOther) {
 
 }  // namespace
 }  // namespace walship
+
+namespace walship {
+namespace {
+
+TEST(ConfigTest, ReplicationSection) {
+  auto d = ParseConfig("", kOrigin);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->role, "primary");
+  EXPECT_FALSE(d->standby());
+  EXPECT_EQ(d->standby_url, "");
+  EXPECT_EQ(d->replication_mode, "async");
+  auto c = ParseConfig(
+      "[replication]\nrole = \"standby\"\nprimary = \"http://10.0.0.5:7070/\"\nretry_initial_ms = 50\n"
+      "retry_max_ms = 60000\npush_timeout_ms = 1000\nmin_position_wait_ms = 0\nmax_segment_bytes = 1048576\n",
+      kOrigin);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->standby());
+  EXPECT_EQ(c->primary_url, "http://10.0.0.5:7070");  // the trailing '/' dropped
+  EXPECT_EQ(c->replication_retry_initial_ms, 50);
+  EXPECT_EQ(c->replication_retry_max_ms, 60000);
+  EXPECT_EQ(c->replication_push_timeout_ms, 1000);
+  EXPECT_EQ(c->replication_min_position_wait_ms, 0);
+  EXPECT_EQ(c->replication_max_segment_bytes, 1048576);
+  EXPECT_EQ(ParseError("[replication]\nrole = \"leader\"\n").message(),
+            "config t.toml: replication.role: must be \"primary\" or \"standby\", got \"leader\"");
+  EXPECT_EQ(ParseError("[replication]\nstandby = \"https://b:1\"\n").message(),
+            "config t.toml: replication.standby: peer URL \"https://b:1\" must start with http://");
+  EXPECT_EQ(ParseError("[replication]\nstandby = \"http://b:1/v1\"\n").message(),
+            "config t.toml: replication.standby: peer URL \"http://b:1/v1\" must be http://HOST:PORT, with no path");
+  EXPECT_EQ(ParseError("[replication]\nstandby = \"http://b\"\n").message(),
+            "config t.toml: replication.standby: peer URL \"http://b\" must be http://HOST:PORT with a port from 1 "
+            "to 65535");
+  Status sync = ParseError("[replication]\nmode = \"sync\"\n");
+  EXPECT_EQ(sync.code(), Code::kUnsupported);
+  EXPECT_EQ(sync.message(),
+            "config t.toml: replication.mode: \"sync\" is not available in this version (writes never wait for the "
+            "standby); use \"async\"");
+  EXPECT_EQ(ParseError("[replication]\nmode = \"quorum\"\n").message(),
+            "config t.toml: replication.mode: must be \"async\" or \"sync\", got \"quorum\"");
+}
+
+TEST(ConfigTest, ReplicationPeersMustFitTheRole) {
+  TempDir dir;
+  const std::string path = dir.Sub("w.toml");
+  ASSERT_TRUE(WriteFileAtomically(path, "[replication]\nrole = \"standby\"\nstandby = \"http://a:1\"\n").ok());
+  auto c = LoadConfig(path, {});
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), "config " + path +
+                                      ": replication.standby is set on a standby: a standby ships to no one (set "
+                                      "replication.primary)");
+  ConfigOverrides primary_with_primary;
+  primary_with_primary.primary_url = "http://a:1";
+  auto p = LoadConfig(std::nullopt, primary_with_primary);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().message(), "config: replication.primary is set on a primary: did you mean --role standby?");
+}
+
+TEST(ConfigTest, ReplicationFlagsOverrideTheFile) {
+  TempDir dir;
+  const std::string path = dir.Sub("r.toml");
+  ASSERT_TRUE(WriteFileAtomically(path, "[replication]\nstandby = \"http://a:1\"\n").ok());
+  ConfigOverrides flags;
+  flags.standby_url = "http://127.0.0.1:9999";
+  flags.replication_mode = "async";
+  auto c = LoadConfig(path, flags);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->standby_url, "http://127.0.0.1:9999");
+  ConfigOverrides to_standby;
+  to_standby.role = "standby";
+  to_standby.standby_url = "";
+  auto bad = LoadConfig(std::nullopt, to_standby);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "--standby: peer URL \"\" must start with http://");
+  ConfigOverrides wrong_role;
+  wrong_role.role = "replica";
+  auto r = LoadConfig(std::nullopt, wrong_role);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "--role: must be \"primary\" or \"standby\", got \"replica\"");
+}
+
+}  // namespace
+}  // namespace walship

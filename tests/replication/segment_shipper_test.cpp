@@ -1,0 +1,185 @@
+// The shipper against an in-process standby (a StandbyReplica behind a link
+// that can fail on demand): it ships from where the standby is, sends a
+// base before the segment that starts a chain on it, retries failures with
+// backoff, and refuses to ship to a standby that is ahead of its store.
+#include "replication/segment_shipper.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "replication/standby_replica.h"
+#include "tests/replication/wal_capture_fixture.h"
+
+namespace walship::testing {
+namespace {
+
+// Forwards to a StandbyReplica; the next `fail_next` calls fail as an
+// unreachable standby would. Used by one shipper thread at a time.
+class InProcessLink final : public StandbyLink {
+ public:
+  explicit InProcessLink(StandbyReplica& replica) : replica_(replica) {}
+
+  Result<StandbyPosition> FetchPosition() override {
+    WALSHIP_RETURN_IF_ERROR(MaybeFail());
+    if (report_ahead_) return StandbyPosition{true, 100, 1, 1000};
+    return PositionOf(replica_.State());
+  }
+  Result<StandbyPosition> PushSegment(uint64_t sequence, const std::string& bytes) override {
+    WALSHIP_RETURN_IF_ERROR(MaybeFail());
+    pushed_.push_back(sequence);
+    auto state = replica_.Receive(sequence, bytes);
+    if (!state.ok()) return state.status();
+    return PositionOf(*state);
+  }
+  Status PushBase(uint64_t sequence, const std::string& bytes) override {
+    WALSHIP_RETURN_IF_ERROR(MaybeFail());
+    bases_.push_back(sequence);
+    return replica_.ReceiveBase(sequence, bytes);
+  }
+  std::string Describe() const override { return "in-process standby"; }
+
+  std::atomic<int> fail_next{0};
+  bool report_ahead_ = false;
+  std::vector<uint64_t> pushed_;
+  std::vector<uint64_t> bases_;
+
+ private:
+  static StandbyPosition PositionOf(const ReplicaState& s) {
+    return StandbyPosition{s.has_database, s.sequence, s.timeline, s.txid};
+  }
+  Status MaybeFail() {
+    if (fail_next.load() <= 0) return Status::Ok();
+    --fail_next;
+    return Status::Unavailable("connection refused").WithReason("standby_unreachable");
+  }
+  StandbyReplica& replica_;
+};
+
+class SegmentShipperTest : public WalCaptureFixture {
+ protected:
+  void SetUp() override {
+    WalCaptureFixture::SetUp();
+    auto r = StandbyReplica::Open(tmp_.Sub("standby/index.db"), tmp_.Sub("standby/segments"),
+                                  tmp_.Sub("standby/quarantine"), clock_, standby_metrics_);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    replica_ = std::move(r).value();
+    link_ = std::make_unique<InProcessLink>(*replica_);
+  }
+
+  void WriteAndCheckpoint(const std::string& tag) {
+    PutRows(tag, 10);
+    PutRows(tag + "x", 3, 1500);
+    ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  }
+
+  uint64_t NewestSequence() const {
+    auto entries = store_->List();
+    EXPECT_TRUE(entries.ok() && !entries->empty());
+    return entries.ok() && !entries->empty() ? entries->back().sequence : 0;
+  }
+
+  // The primary's file, after a checkpoint with the writer closed, against the replica's.
+  void ExpectStandbyEqualsPrimary() {
+    CloseWriter();
+    auto a = ReadWholeFile(db_path_);
+    auto b = ReadWholeFile(tmp_.Sub("standby/index.db"));
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_TRUE(*a == *b) << "standby " << b->size() << " bytes, primary " << a->size() << " bytes";
+  }
+
+  MetricsRegistry standby_metrics_;
+  MetricsRegistry shipper_metrics_;
+  std::unique_ptr<StandbyReplica> replica_;
+  std::unique_ptr<InProcessLink> link_;
+};
+
+TEST_F(SegmentShipperTest, ShipsEverySegmentToAnEmptyStandbyThenOnlyWhatIsNew) {
+  StartNewDatabase();
+  WriteAndCheckpoint("a");
+  WriteAndCheckpoint("b");
+  SegmentShipper shipper(*store_, *link_, ShipperOptions{}, clock_, shipper_metrics_);
+  Status s = shipper.ShipPending();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const uint64_t first_newest = NewestSequence();
+  ASSERT_EQ(link_->pushed_.size(), first_newest);
+  EXPECT_TRUE(link_->bases_.empty());  // the chain starts on the empty file
+
+  WriteAndCheckpoint("c");
+  ASSERT_TRUE(shipper.ShipPending().ok());
+  std::vector<uint64_t> expected;
+  for (uint64_t seq = 1; seq <= NewestSequence(); ++seq) expected.push_back(seq);
+  EXPECT_EQ(link_->pushed_, expected);  // nothing sent twice
+  ShipperStats stats = shipper.Stats();
+  EXPECT_EQ(stats.segments_shipped, NewestSequence());
+  EXPECT_EQ(stats.last_shipped_sequence, NewestSequence());
+  EXPECT_EQ(stats.standby.txid, txid_);
+  EXPECT_EQ(stats.behind_since_unix_ms, 0);
+  EXPECT_TRUE(stats.connected);
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  ExpectStandbyEqualsPrimary();
+}
+
+TEST_F(SegmentShipperTest, AnAdoptedDatabaseShipsItsBaseBeforeTheSegments) {
+  // A database made before the node captured anything: the chain starts on
+  // a base snapshot of it.
+  OpenWriter();
+  CreateSchema();
+  PutRows("old", 40, 700);
+  ASSERT_EQ(sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr), SQLITE_OK);
+  Status started = StartCapture(/*created_database=*/false);
+  ASSERT_TRUE(started.ok()) << started.ToString();
+  WriteAndCheckpoint("new");
+  SegmentShipper shipper(*store_, *link_, ShipperOptions{}, clock_, shipper_metrics_);
+  Status s = shipper.ShipPending();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(link_->bases_.size(), 1u);
+  ASSERT_FALSE(link_->pushed_.empty());
+  EXPECT_EQ(link_->bases_[0], link_->pushed_[0]);
+  EXPECT_EQ(replica_->State().txid, txid_);
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  ExpectStandbyEqualsPrimary();
+}
+
+TEST_F(SegmentShipperTest, FailuresAreRetriedWithBackoffUntilTheStandbyAnswers) {
+  StartNewDatabase();
+  WriteAndCheckpoint("a");
+  link_->fail_next = 4;
+  SegmentShipper shipper(*store_, *link_, ShipperOptions{5, 20, 50}, clock_, shipper_metrics_);
+  shipper.Start();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (replica_->State().sequence != NewestSequence() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(replica_->State().sequence, NewestSequence());
+  WriteAndCheckpoint("b");  // sealed later: the notification ships it
+  shipper.Notify();
+  while (replica_->State().sequence != NewestSequence() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  shipper.Stop();
+  EXPECT_EQ(replica_->State().sequence, NewestSequence());
+  ShipperStats stats = shipper.Stats();
+  EXPECT_EQ(stats.retries, 4u);
+  EXPECT_EQ(stats.errors, 4u);
+  EXPECT_EQ(stats.last_error, "unavailable: ask in-process standby for its position: connection refused");
+  EXPECT_TRUE(stats.connected);
+}
+
+TEST_F(SegmentShipperTest, AStandbyAheadOfTheStoreIsAnError) {
+  StartNewDatabase();
+  WriteAndCheckpoint("a");
+  link_->report_ahead_ = true;
+  SegmentShipper shipper(*store_, *link_, ShipperOptions{}, clock_, shipper_metrics_);
+  Status s = shipper.ShipPending();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Code::kConflict);
+  EXPECT_EQ(s.message(), "the standby in-process standby applied segment 100, past this primary's newest " +
+                             std::to_string(NewestSequence()) +
+                             ": it follows another primary, or this store lost segments");
+  EXPECT_TRUE(link_->pushed_.empty());
+}
+
+}  // namespace
+}  // namespace walship::testing
