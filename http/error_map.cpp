@@ -14,6 +14,8 @@ int HttpStatusFor(const Status& status) {
   if (status.reason() == "replica_diverged") return 503;
   // A pushed segment whose bytes do not decode: the request was bad, not the node.
   if (status.reason() == "segment_corrupt") return 422;
+  // Synchronous replication: committed here, not confirmed by the standby in time.
+  if (status.reason() == "replication_timeout") return 504;
   switch (status.code()) {
     case Code::kOk: return 200;
     case Code::kInvalidArgument: return 400;

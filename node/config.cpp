@@ -58,16 +58,11 @@ Status ApplyRole(Config* c, const std::string& v) {
 }
 
 Status ApplyReplicationMode(Config* c, const std::string& v) {
-  if (v == "async") {
-    c->replication_mode = v;
-    return Status::Ok();
+  if (v != "async" && v != "sync") {
+    return Status::InvalidArgument("must be \"async\" or \"sync\", got \"" + v + "\"");
   }
-  if (v == "sync") {
-    // Refused rather than accepted and ignored: a user who asks for sync
-    // must not believe writes wait for the standby when they do not.
-    return Status::Unsupported("\"sync\" is not available in this version (writes never wait for the standby); use \"async\"");
-  }
-  return Status::InvalidArgument("must be \"async\" or \"sync\", got \"" + v + "\"");
+  c->replication_mode = v;
+  return Status::Ok();
 }
 
 Setter PeerUrlSetting(std::string* field) {
@@ -134,6 +129,7 @@ std::map<std::string, Setter> SettingsFor(Config* c) {
       {"replication.retry_initial_ms", IntSetting(&c->replication_retry_initial_ms, 1, kMaxMs)},
       {"replication.retry_max_ms", IntSetting(&c->replication_retry_max_ms, 1, kMaxMs)},
       {"replication.push_timeout_ms", IntSetting(&c->replication_push_timeout_ms, 100, kMaxMs)},
+      {"replication.sync_timeout_ms", IntSetting(&c->replication_sync_timeout_ms, 1, kMaxMs)},
       {"replication.min_position_wait_ms", IntSetting(&c->replication_min_position_wait_ms, 0, 60000)},
       {"replication.max_segment_bytes", IntSetting(&c->replication_max_segment_bytes, 1 << 20, 1ll << 30)},
       {"limits.max_key_bytes", IntSetting(&c->max_key_bytes, 1, 65536)},
@@ -185,6 +181,10 @@ Status Validate(const Config& c) {
   }
   if (!c.standby() && !c.primary_url.empty()) {
     return Status::InvalidArgument("replication.primary is set on a primary: did you mean --role standby?");
+  }
+  if (c.replication_mode == "sync" && (c.standby() || c.standby_url.empty())) {
+    return Status::InvalidArgument(
+        "replication.mode = \"sync\" needs a primary with replication.standby set: writes wait for that standby");
   }
   if (c.standby() && !c.segments_capture) {
     return Status::InvalidArgument("segments.capture = false on a standby: the standby keeps every segment it applies");

@@ -54,7 +54,8 @@ struct Config {
   std::string role = "primary";        // "primary" or "standby"
   std::string standby_url;             // primary: push segments here ("" = no standby)
   std::string primary_url;             // standby: where writes go (named in not_primary answers)
-  std::string replication_mode = "async";
+  std::string replication_mode = "async";     // "sync": a write is answered once the standby stored it
+  int64_t replication_sync_timeout_ms = 5000;  // sync: how long a write waits for the standby
   int64_t replication_retry_initial_ms = 100;   // first wait after a failed push
   int64_t replication_retry_max_ms = 5000;      // the backoff doubles up to this
   int64_t replication_push_timeout_ms = 30000;  // one push, connect to answer
@@ -62,6 +63,7 @@ struct Config {
   int64_t replication_max_segment_bytes = 256ll << 20;  // a pushed segment or base, at most
 
   bool standby() const { return role == "standby"; }
+  bool sync_replication() const { return replication_mode == "sync"; }
 
   // [limits]
   int64_t max_key_bytes = 1024;

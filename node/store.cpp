@@ -142,7 +142,15 @@ WriteOutcome Store::Write(std::vector<WriteOp> ops) {
   auto outcome = done->get_future();
   Status s = Submit(WriteRequest{std::move(ops), [done](WriteOutcome o) { done->set_value(std::move(o)); }});
   if (!s.ok()) return WriteOutcome{s, {}, {}};
-  return outcome.get();
+  WriteOutcome out = outcome.get();
+  if (out.status.ok() && replication_wait_) {
+    if (Status r = replication_wait_(out.position); !r.ok()) {
+      out.status = Status(r.code(), "the write is committed on this primary at position " + out.position.ToString() +
+                                        " but not confirmed by the standby: " + r.message())
+                       .WithReason(r.reason());
+    }
+  }
+  return out;
 }
 
 template <typename T, typename F>

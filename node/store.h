@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +65,14 @@ class Store {
   // Called after each segment is sealed (primary with capture on; else never).
   void SetSealedListener(WalCapture::SealedListener listener) {
     if (capture_) capture_->SetSealedListener(std::move(listener));
+  }
+  // Synchronous replication: Write() answers a committed write only once
+  // `wait` (the shipper's, for the standby) says so; its failure becomes the
+  // write's, naming the position the primary committed. Set before serving.
+  using ReplicationWait = std::function<Status(const Position&)>;
+  void SetReplicationWait(ReplicationWait wait) {
+    replication_wait_ = std::move(wait);
+    if (capture_) capture_->CollectEveryCommit();
   }
 
   void RequestCheckpoint() {
@@ -115,6 +124,7 @@ class Store {
   std::unique_ptr<SegmentStore> segments_;
   std::unique_ptr<WalCapture> capture_;
   std::unique_ptr<StandbyReplica> replica_;  // standby only; then no capture, no writer
+  ReplicationWait replication_wait_;          // sync replication only
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<ReadPool> readers_;
   std::atomic<bool> closed_{false};

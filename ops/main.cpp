@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   serve->add_option("--role", role, "primary or standby; overrides replication.role");
   serve->add_option("--standby", standby_url, "primary: http://HOST:PORT of the standby to ship segments to");
   serve->add_option("--primary", primary_url, "standby: http://HOST:PORT of the primary (named to writers)");
-  serve->add_option("--replication-mode", replication_mode, "async (sync is not available yet)");
+  serve->add_option("--replication-mode", replication_mode, "async, or sync: a write is answered once the standby stored it");
 
   walship::SegmentsArgs segments_args;
   auto* segments = walship::AddSegmentsCommand(app, &segments_args);

@@ -78,6 +78,10 @@ int RunServe(const std::optional<std::string>& config_path, const ConfigOverride
     SegmentShipper* notify = shipper.get();
     s->SetSealedListener([notify](const DecodedSegmentHeader&) { notify->Notify(); });
     shipper->Start();
+    if (config->sync_replication()) {
+      const int64_t timeout_ms = config->replication_sync_timeout_ms;
+      s->SetReplicationWait([notify, timeout_ms](const Position& p) { return notify->WaitShipped(p.txid, timeout_ms); });
+    }
     LogInfo("shipping segments to the standby", {{"standby", config->standby_url}, {"mode", config->replication_mode}});
   }
   // Whatever way this function returns: no seal may notify a shipper that is gone.

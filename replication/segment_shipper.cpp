@@ -39,7 +39,21 @@ void SegmentShipper::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  shipped_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+Status SegmentShipper::WaitShipped(int64_t txid, int64_t timeout_ms) {
+  std::unique_lock lock(mu_);
+  if (shipped_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                           [&] { return standby_txid_ >= txid || stopping_; }) &&
+      standby_txid_ >= txid) {
+    return Status::Ok();
+  }
+  return Status::DeadlineExceeded("the standby " + link_.Describe() + " did not confirm txid " + std::to_string(txid) +
+                                  " within " + std::to_string(timeout_ms) + " ms (it has " +
+                                  std::to_string(standby_txid_) + ")")
+      .WithReason("replication_timeout");
 }
 
 ShipperStats SegmentShipper::Stats() const {
@@ -50,6 +64,15 @@ ShipperStats SegmentShipper::Stats() const {
 void SegmentShipper::UpdateStats(const std::function<void(ShipperStats&)>& update) {
   std::lock_guard lock(stats_mu_);
   update(stats_);
+}
+
+void SegmentShipper::NoteStandbyPosition(const StandbyPosition& p) {
+  if (!p.has_database) return;
+  {
+    std::lock_guard lock(mu_);
+    standby_txid_ = p.txid;
+  }
+  shipped_cv_.notify_all();
 }
 
 void SegmentShipper::RecordError(const Status& s) {
@@ -112,6 +135,7 @@ Status SegmentShipper::ShipPending() {
     auto p = link_.FetchPosition();
     if (!p.ok()) return p.status().Wrap("ask " + link_.Describe() + " for its position");
     position_ = *p;
+    NoteStandbyPosition(*p);
     UpdateStats([&](ShipperStats& st) {
       st.connected = true;
       st.standby = *p;
@@ -174,6 +198,7 @@ Status SegmentShipper::PushFrom(const std::vector<SegmentFileEntry>& entries, si
     auto p = link_.PushSegment(e.sequence, *bytes);
     if (!p.ok()) return p.status().Wrap("ship " + what + " to " + link_.Describe());
     position_ = *p;
+    NoteStandbyPosition(*p);
     shipped_total_.Add();
     shipped_bytes_.Add(bytes->size());
     const bool caught_up = i + 1 == entries.size();

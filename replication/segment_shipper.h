@@ -84,6 +84,11 @@ class SegmentShipper {
   void Stop();
   ShipperStats Stats() const;
 
+  // Synchronous replication: waits until the standby has stored and applied
+  // `txid` (its answer to a push said so), up to `timeout_ms`. kDeadlineExceeded,
+  // reason "replication_timeout", when it has not.
+  Status WaitShipped(int64_t txid, int64_t timeout_ms);
+
   // One round (for tests and the thread): bring the standby up to the
   // store's newest segment. Ok when it has everything.
   Status ShipPending();
@@ -95,6 +100,7 @@ class SegmentShipper {
   // The index of the newest chain start, reading headers from the newest back.
   Result<size_t> NewestChainStart(const std::vector<SegmentFileEntry>& entries) const;
   void RecordError(const Status& s);
+  void NoteStandbyPosition(const StandbyPosition& p);
   void UpdateStats(const std::function<void(ShipperStats&)>& update);
 
   const SegmentStore& store_;
@@ -107,8 +113,10 @@ class SegmentShipper {
 
   std::optional<StandbyPosition> position_;  // shipper thread only; unknown until asked
 
-  std::mutex mu_;  // guards notified_ and stopping_
+  std::mutex mu_;  // guards notified_, stopping_ and standby_txid_
   std::condition_variable cv_;
+  std::condition_variable shipped_cv_;  // signalled when standby_txid_ moves
+  int64_t standby_txid_ = -1;           // the standby's applied txid, as last answered
   bool notified_ = false;
   bool stopping_ = false;
   mutable std::mutex stats_mu_;  // guards stats_

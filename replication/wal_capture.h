@@ -76,6 +76,9 @@ class WalCapture final : public CheckpointHook {
   // How often AfterCommit collects between checkpoints; 0: never (only
   // before checkpoints). Call before the writer starts.
   void SetCollectInterval(int64_t interval_ms) { collect_interval_ns_ = interval_ms * 1'000'000; }
+  // Synchronous replication: collect after every commit (group), so each
+  // write's segment is sealed, and shipped, at once.
+  void CollectEveryCommit() { collect_interval_ns_ = 1; }
   ~WalCapture() override;
 
   void AfterCommit(int64_t txid, int64_t commit_unix_ms) override;
@@ -139,7 +142,7 @@ class WalCapture final : public CheckpointHook {
   int64_t last_txid_ = -1;
   std::vector<PendingCommit> pending_;  // committed since the last capture
   int64_t last_collect_ns_ = 0;
-  int64_t collect_interval_ns_ = 100'000'000;
+  std::atomic<int64_t> collect_interval_ns_{100'000'000};  // set from any thread, read by the writer
   // PRAGMA data_version of the write connection: it changes exactly when
   // another connection commits, which a count of commit frames can miss (a
   // foreign checkpoint, then as many foreign commits as ours).

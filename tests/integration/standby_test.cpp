@@ -62,10 +62,11 @@ class StandbyTest : public ::testing::Test {
     return node;
   }
 
-  std::unique_ptr<NodeProcess> StartPrimary(const std::string& standby_url) {
+  std::unique_ptr<NodeProcess> StartPrimary(const std::string& standby_url, const std::string& more_toml = "") {
     NodeOptions o;
     o.data_dir = tmp_.Sub("primary");
-    o.config_toml = "[replication]\nstandby = \"" + standby_url + "\"\nretry_initial_ms = 20\nretry_max_ms = 200\n";
+    o.config_toml =
+        "[replication]\nstandby = \"" + standby_url + "\"\nretry_initial_ms = 20\nretry_max_ms = 200\n" + more_toml;
     std::string error;
     auto node = NodeProcess::Start(o, &error);
     EXPECT_NE(node, nullptr) << error;
@@ -286,6 +287,63 @@ TEST_F(StandbyTest, AStandbyWhoseDataIsDeletedIsRebuiltFromThePrimary) {
   WaitCaughtUp();
   ExpectSameArchives();
   EXPECT_EQ(failures_.count(), 0) << failures_.Report();
+}
+
+TEST_F(StandbyTest, SyncModeAnswersAWriteOnlyOnceTheStandbyHasIt) {
+  standby_ = StartStandby();
+  ASSERT_NE(standby_, nullptr);
+  const int standby_port = standby_->port();
+  primary_ = StartPrimary(standby_->url(), "mode = \"sync\"\nsync_timeout_ms = 1500\n");
+  ASSERT_NE(primary_, nullptr);
+
+  // Every acknowledged write is already on the standby when the answer comes.
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w) {
+    writers.emplace_back([&, w] {
+      auto client = primary_->Client();
+      for (int i = 0; i < 25; ++i) {
+        const std::string key = "sync/" + std::to_string(w) + "/" + std::to_string(i);
+        auto res = client->Put(("/v1/archives/" + key).c_str(), ContentFor(key), "text/plain");
+        if (!res || res->status != 201) {
+          failures_.Add("PUT " + key + ": " + (res ? std::to_string(res->status) + " " + res->body : "no answer"));
+          continue;
+        }
+        const int64_t txid = ParsePosition(ParseBody(res->body).value("position", json())).value_or(-1);
+        const int64_t on_standby = GetJson(*standby_, "/v1/replication/position").value("txid", int64_t{-1});
+        if (on_standby < txid) {
+          failures_.Add(key + " acknowledged at txid " + std::to_string(txid) + " while the standby had " +
+                        std::to_string(on_standby));
+        }
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(failures_.count(), 0) << failures_.Report();
+
+  // Without the standby a write is never a false success.
+  standby_->Kill9();
+  auto client = primary_->Client();
+  const auto started = std::chrono::steady_clock::now();
+  auto lonely = client->Put("/v1/archives/sync/lonely", "written while the standby was down", "text/plain");
+  const auto waited = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(lonely);
+  EXPECT_EQ(lonely->status, 504) << lonely->body;
+  json err = ParseBody(lonely->body)["error"];
+  EXPECT_EQ(err.value("code", ""), "replication_timeout");
+  EXPECT_TRUE(err.value("message", "").starts_with("the write is committed on this primary at position 1/"))
+      << err.dump();
+  EXPECT_NE(err.value("message", "").find("did not confirm txid"), std::string::npos) << err.dump();
+  EXPECT_GE(waited, std::chrono::milliseconds(1400));
+
+  // Back: it gets the committed write too, and writes succeed again.
+  standby_ = StartStandby(standby_port);
+  ASSERT_NE(standby_, nullptr);
+  auto again = client->Put("/v1/archives/sync/again", "the standby is back", "text/plain");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 201) << again->body;
+  auto lonely_on_standby = standby_->Client()->Get("/v1/archives/sync/lonely");
+  ASSERT_TRUE(lonely_on_standby);
+  EXPECT_EQ(lonely_on_standby->status, 200) << lonely_on_standby->body;
 }
 
 TEST_F(StandbyTest, RolesAreKeptApartWithNamedErrors) {

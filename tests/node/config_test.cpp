@@ -395,11 +395,10 @@ TEST(ConfigTest, ReplicationSection) {
   EXPECT_EQ(ParseError("[replication]\nstandby = \"http://b\"\n").message(),
             "config t.toml: replication.standby: peer URL \"http://b\" must be http://HOST:PORT with a port from 1 "
             "to 65535");
-  Status sync = ParseError("[replication]\nmode = \"sync\"\n");
-  EXPECT_EQ(sync.code(), Code::kUnsupported);
-  EXPECT_EQ(sync.message(),
-            "config t.toml: replication.mode: \"sync\" is not available in this version (writes never wait for the "
-            "standby); use \"async\"");
+  auto sync = ParseConfig("[replication]\nmode = \"sync\"\nsync_timeout_ms = 250\n", kOrigin);
+  ASSERT_TRUE(sync.ok());
+  EXPECT_TRUE(sync->sync_replication());
+  EXPECT_EQ(sync->replication_sync_timeout_ms, 250);
   EXPECT_EQ(ParseError("[replication]\nmode = \"quorum\"\n").message(),
             "config t.toml: replication.mode: must be \"async\" or \"sync\", got \"quorum\"");
 }
@@ -418,6 +417,13 @@ TEST(ConfigTest, ReplicationPeersMustFitTheRole) {
   auto p = LoadConfig(std::nullopt, primary_with_primary);
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().message(), "config: replication.primary is set on a primary: did you mean --role standby?");
+  ConfigOverrides sync_alone;
+  sync_alone.replication_mode = "sync";
+  auto s = LoadConfig(std::nullopt, sync_alone);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(),
+            "config: replication.mode = \"sync\" needs a primary with replication.standby set: writes wait for that "
+            "standby");
 }
 
 TEST(ConfigTest, ReplicationFlagsOverrideTheFile) {
