@@ -131,6 +131,7 @@ std::map<std::string, Setter> SettingsFor(Config* c) {
       {"replication.push_timeout_ms", IntSetting(&c->replication_push_timeout_ms, 100, kMaxMs)},
       {"replication.sync_timeout_ms", IntSetting(&c->replication_sync_timeout_ms, 1, kMaxMs)},
       {"replication.min_position_wait_ms", IntSetting(&c->replication_min_position_wait_ms, 0, 60000)},
+      {"replication.snapshot_after_bytes", IntSetting(&c->replication_snapshot_after_bytes, -1, 1ll << 50)},
       {"replication.max_segment_bytes", IntSetting(&c->replication_max_segment_bytes, 1 << 20, 1ll << 30)},
       {"limits.max_key_bytes", IntSetting(&c->max_key_bytes, 1, 65536)},
       {"limits.max_body_bytes", IntSetting(&c->max_body_bytes, 1024, 1ll << 30)},

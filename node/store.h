@@ -75,6 +75,10 @@ class Store {
     if (capture_) capture_->CollectEveryCommit();
   }
 
+  // Asks the writer for a snapshot (a new base) for a standby to start on.
+  void RequestSnapshot() {
+    if (writer_ && capture_) writer_->RequestSnapshot();
+  }
   void RequestCheckpoint() {
     if (writer_) writer_->RequestCheckpoint();
   }

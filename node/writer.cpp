@@ -53,6 +53,14 @@ void Writer::RequestCheckpoint() {
   cv_.notify_one();
 }
 
+void Writer::RequestSnapshot() {
+  {
+    std::lock_guard lock(mu_);
+    snapshot_requested_ = true;
+  }
+  cv_.notify_one();
+}
+
 void Writer::Stop() {
   {
     std::lock_guard lock(mu_);
@@ -85,10 +93,11 @@ void Writer::Run() {
   for (;;) {
     std::vector<WriteRequest> group;
     bool checkpoint = false;
+    bool snapshot = false;
     bool last = false;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return !queue_.empty() || stopping_ || checkpoint_requested_; });
+      cv_.wait(lock, [&] { return !queue_.empty() || stopping_ || checkpoint_requested_ || snapshot_requested_; });
       size_t n = std::min(queue_.size(), static_cast<size_t>(config_.max_group_requests));
       group.reserve(n);
       for (size_t i = 0; i < n; ++i) {
@@ -97,10 +106,16 @@ void Writer::Run() {
       }
       checkpoint = checkpoint_requested_;
       checkpoint_requested_ = false;
+      snapshot = snapshot_requested_;
+      snapshot_requested_ = false;
       last = stopping_ && queue_.empty();
     }
     if (!group.empty()) CommitGroup(group);
     bool writable = Health().ok();
+    if (writable && snapshot && !last) {
+      Snapshot();
+      writable = Health().ok();
+    }
     if (writable && last) {
       Checkpoint("shutdown");
     } else if (writable && (checkpoint || WalBytes() >= wal_bytes_after_incomplete_ + config_.checkpoint_wal_bytes)) {
@@ -204,6 +219,18 @@ void Writer::CommitGroup(std::vector<WriteRequest>& group) {
     if (outcomes[i].status.ok()) outcomes[i].position = pos;
     group[i].on_committed(std::move(outcomes[i]));
   }
+}
+
+void Writer::Snapshot() {
+  if (hook_ == nullptr) return;
+  Status s = hook_->TakeSnapshot(db_->raw(), "standby bootstrap");
+  if (s.ok()) {
+    LogInfo("snapshot taken for a standby", {});
+    return;
+  }
+  // As for a checkpoint: only "try again later" lets writes go on.
+  if (s.code() != Code::kUnavailable) SetSticky(s);
+  LogError("snapshot failed", {{"error", s.ToString()}});
 }
 
 void Writer::Checkpoint(std::string_view reason) {

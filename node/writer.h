@@ -58,6 +58,9 @@ class Writer {
   Status Submit(WriteRequest request);
   // Asks for a checkpoint at the next gap between groups (the timer calls this).
   void RequestCheckpoint();
+  // Asks the checkpoint hook for a snapshot between two groups (see
+  // CheckpointHook::TakeSnapshot); returns at once.
+  void RequestSnapshot();
   // Stops taking requests, commits what is queued, checkpoints, closes the
   // connection and joins the thread.
   void Stop();
@@ -73,6 +76,7 @@ class Writer {
   void Run();
   void CommitGroup(std::vector<WriteRequest>& group);
   void Checkpoint(std::string_view reason);
+  void Snapshot();
   void FailGroup(std::vector<WriteRequest>& group, const Status& status);
   void SetSticky(const Status& status);
   Status Savepoint(const char* sql);
@@ -83,11 +87,12 @@ class Writer {
   CheckpointHook* hook_ = nullptr;
   std::string wal_path_;
 
-  mutable std::mutex mu_;  // guards queue_, stopping_, checkpoint_requested_, sticky_
+  mutable std::mutex mu_;  // guards queue_, stopping_, checkpoint_requested_, snapshot_requested_, sticky_
   std::condition_variable cv_;
   std::deque<WriteRequest> queue_;
   bool stopping_ = false;
   bool checkpoint_requested_ = false;
+  bool snapshot_requested_ = false;
   Status sticky_;
 
   std::atomic<int64_t> timeline_;

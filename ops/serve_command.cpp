@@ -71,10 +71,12 @@ int RunServe(const std::optional<std::string>& config_path, const ConfigOverride
     Store* s = store->get();
     link = std::make_unique<http::HttpStandbyLink>(config->standby_url, config->replication_push_timeout_ms,
                                                    [s] { return s->position(); });
-    shipper = std::make_unique<SegmentShipper>(
-        *s->segment_store(), *link,
-        ShipperOptions{config->replication_retry_initial_ms, config->replication_retry_max_ms, 1000}, clock,
-        metrics);
+    ShipperOptions options;
+    options.retry_initial_ms = config->replication_retry_initial_ms;
+    options.retry_max_ms = config->replication_retry_max_ms;
+    options.snapshot_after_bytes = config->replication_snapshot_after_bytes;
+    options.request_snapshot = [s] { s->RequestSnapshot(); };
+    shipper = std::make_unique<SegmentShipper>(*s->segment_store(), *link, options, clock, metrics);
     SegmentShipper* notify = shipper.get();
     s->SetSealedListener([notify](const DecodedSegmentHeader&) { notify->Notify(); });
     shipper->Start();

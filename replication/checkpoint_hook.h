@@ -21,6 +21,12 @@ class CheckpointHook {
   // Just before each checkpoint. An error skips the checkpoint (the WAL
   // keeps every frame); any error but kUnavailable also stops writes.
   virtual Status BeforeCheckpoint(sqlite3* writer, std::string_view reason) = 0;
+  // When asked (a standby to bootstrap): a consistent snapshot of the
+  // database, right after everything committed so far. Errors as for
+  // BeforeCheckpoint. The default takes none.
+  virtual Status TakeSnapshot(sqlite3* /*writer*/, std::string_view /*why*/) {
+    return Status::Unavailable("this checkpoint hook takes no snapshots");
+  }
 };
 
 }  // namespace walship

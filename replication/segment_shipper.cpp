@@ -102,6 +102,8 @@ void SegmentShipper::Run() {
     if (s.ok()) {
       backoff_ms = options_.retry_initial_ms;
       out_of_order_in_a_row = 0;
+    } else if (s.reason() == "snapshot_pending") {
+      wait_ms = 100;  // or sooner: the seal of the segment after the snapshot notifies
     } else {
       position_.reset();  // ask again: the standby may have restarted or moved on
       if (s.reason() == "out_of_order" && ++out_of_order_in_a_row < 3) continue;
@@ -112,7 +114,7 @@ void SegmentShipper::Run() {
     std::unique_lock lock(mu_);
     // After a failure only Stop() cuts the wait short: a burst of seals
     // must not turn the backoff into a busy loop.
-    const bool failed = !s.ok();
+    const bool failed = !s.ok() && s.reason() != "snapshot_pending";
     cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
                  [&] { return stopping_ || (!failed && notified_); });
     notified_ = false;
@@ -164,8 +166,8 @@ Status SegmentShipper::ShipPending() {
   if (it != entries->end()) {
     from = static_cast<size_t>(it - entries->begin());
   } else {
-    auto start = NewestChainStart(*entries);
-    if (!start.ok()) return start.status().Wrap("ship segments");
+    auto start = StartOver(*entries);
+    if (!start.ok()) return start.status();
     if (position_->has_database && (*entries)[*start].sequence < next) {
       return Status::NotFound("the standby " + link_.Describe() + " needs segment " + std::to_string(next) +
                               ", which this primary's store does not hold (and no newer base follows it)");
@@ -173,6 +175,36 @@ Status SegmentShipper::ShipPending() {
     from = *start;
   }
   return PushFrom(*entries, from);
+}
+
+Result<size_t> SegmentShipper::StartOver(const std::vector<SegmentFileEntry>& entries) {
+  auto start = NewestChainStart(entries);
+  if (!start.ok()) return start.status().Wrap("ship segments");
+  if (options_.snapshot_after_bytes < 0 || !options_.request_snapshot) return start;
+  const uint64_t chain_start = entries[*start].sequence;
+  if (snapshot_requested_ms_ != 0 && chain_start > snapshot_after_sequence_) {
+    snapshot_requested_ms_ = 0;  // the snapshot and a segment after it are here
+    return start;
+  }
+  int64_t chain_bytes = 0;
+  for (size_t i = *start; i < entries.size(); ++i) chain_bytes += entries[i].bytes;
+  if (chain_bytes <= options_.snapshot_after_bytes) return start;
+  const int64_t now = clock_.NowUnixMillis();
+  if (snapshot_requested_ms_ == 0) {
+    LogInfo("the standby starts over: asking for a snapshot rather than a replay",
+            {{"standby", link_.Describe()}, {"chain_bytes", chain_bytes}, {"chain_start", chain_start}});
+    options_.request_snapshot();
+    snapshot_requested_ms_ = now;
+    snapshot_after_sequence_ = chain_start;
+  }
+  if (now - snapshot_requested_ms_ < options_.snapshot_wait_ms) {
+    return Status::Unavailable("waiting for a snapshot (a new base) and the first segment after it")
+        .WithReason("snapshot_pending");
+  }
+  LogWarn("no segment followed the snapshot in time (no writes?): the standby replays the chain instead",
+          {{"standby", link_.Describe()}, {"chain_bytes", chain_bytes}});
+  snapshot_requested_ms_ = 0;
+  return start;
 }
 
 Status SegmentShipper::PushFrom(const std::vector<SegmentFileEntry>& entries, size_t from) {

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -67,6 +68,14 @@ struct ShipperOptions {
   int64_t retry_initial_ms = 100;
   int64_t retry_max_ms = 5000;
   int64_t idle_poll_ms = 1000;  // even with no notification, look again this often
+  // A standby that must start over (empty, or its next segment is gone) and
+  // would have to replay more than this many bytes of segments gets a
+  // snapshot instead: request_snapshot asks the primary for a new base, and
+  // the shipper waits up to snapshot_wait_ms for a segment to follow it
+  // (the next write), else ships the chain after all. -1: never.
+  int64_t snapshot_after_bytes = -1;
+  int64_t snapshot_wait_ms = 5000;
+  std::function<void()> request_snapshot;
 };
 
 class SegmentShipper {
@@ -111,7 +120,14 @@ class SegmentShipper {
   Counter& shipped_bytes_;
   Counter& retries_total_;
 
+  // Where to ship from when the standby must start over: the newest chain
+  // start, or, while a requested snapshot is awaited, kUnavailable with
+  // reason "snapshot_pending".
+  Result<size_t> StartOver(const std::vector<SegmentFileEntry>& entries);
+
   std::optional<StandbyPosition> position_;  // shipper thread only; unknown until asked
+  int64_t snapshot_requested_ms_ = 0;        // shipper thread only; 0: none awaited
+  uint64_t snapshot_after_sequence_ = 0;     // the chain start the snapshot must come after
 
   std::mutex mu_;  // guards notified_, stopping_ and standby_txid_
   std::condition_variable cv_;

@@ -393,6 +393,16 @@ Status WalCapture::BeforeCheckpoint(sqlite3* /*writer*/, std::string_view reason
   return sealer_->WaitSealed().Wrap(context);
 }
 
+Status WalCapture::TakeSnapshot(sqlite3* writer, std::string_view why) {
+  const std::string context = "snapshot (" + std::string(why) + ")";
+  WALSHIP_RETURN_IF_ERROR(BeforeCheckpoint(writer, why).Wrap(context));
+  if (next_starts_chain_ && store_.BasePath(next_sequence_)) {
+    // The newest base has no segment after it yet: it is the snapshot.
+    return Status::Ok();
+  }
+  return StartNewBase(why).Wrap(context);
+}
+
 Status WalCapture::Seal(WalScan&& scan, const std::vector<PendingCommit>& commits) {
   Segment seg;
   SegmentHeader& h = seg.header;

@@ -83,6 +83,9 @@ class WalCapture final : public CheckpointHook {
 
   void AfterCommit(int64_t txid, int64_t commit_unix_ms) override;
   Status BeforeCheckpoint(sqlite3* writer, std::string_view reason) override;
+  // Seals what is committed, then starts a new base: the chain goes on with
+  // no txid missing, from a base that a standby can start on.
+  Status TakeSnapshot(sqlite3* writer, std::string_view why) override;
 
   CaptureStats Stats() const;
 

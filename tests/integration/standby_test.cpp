@@ -271,11 +271,11 @@ TEST_F(StandbyTest, AStandbyKilledDuringLoadCatchesUpWithNoGap) {
   EXPECT_TRUE(GetJson(*primary_, "/v1/status")["replication"].value("connected", false));
 }
 
-TEST_F(StandbyTest, AStandbyWhoseDataIsDeletedIsRebuiltFromThePrimary) {
+TEST_F(StandbyTest, AStandbyWhoseDataIsDeletedReplaysThePrimarysChain) {
   standby_ = StartStandby();
   ASSERT_NE(standby_, nullptr);
   const int standby_port = standby_->port();
-  primary_ = StartPrimary(standby_->url());
+  primary_ = StartPrimary(standby_->url(), "snapshot_after_bytes = -1\n");
   ASSERT_NE(primary_, nullptr);
   Load("first", 4, 300);
   WaitCaughtUp();
@@ -287,6 +287,41 @@ TEST_F(StandbyTest, AStandbyWhoseDataIsDeletedIsRebuiltFromThePrimary) {
   WaitCaughtUp();
   ExpectSameArchives();
   EXPECT_EQ(failures_.count(), 0) << failures_.Report();
+  EXPECT_EQ(GetJson(*primary_, "/v1/status")["segments"].value("bases", -1), 0);
+}
+
+TEST_F(StandbyTest, AStandbyWhoseDataIsDeletedStartsOverFromASnapshot) {
+  standby_ = StartStandby();
+  ASSERT_NE(standby_, nullptr);
+  const int standby_port = standby_->port();
+  primary_ = StartPrimary(standby_->url(), "snapshot_after_bytes = 0\n");  // never replay
+  ASSERT_NE(primary_, nullptr);
+  Load("first", 4, 300);
+  WaitCaughtUp();
+  ASSERT_EQ(standby_->SignalAndWait(SIGTERM), 0);
+  std::filesystem::remove_all(tmp_.Sub("standby"));
+  Load("second", 4, 300);
+
+  // Writes go on while it starts: the first one after the snapshot ships it.
+  std::atomic<bool> stop{false};
+  std::thread load([&] { Load("third", 2, 1 << 30, &stop); });
+  standby_ = StartStandby(standby_port);
+  ASSERT_NE(standby_, nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  stop = true;
+  load.join();
+  WaitCaughtUp();
+  ExpectSameArchives();
+  EXPECT_EQ(failures_.count(), 0) << failures_.Report();
+  // Two snapshots: one for the standby's first start (it was empty too), one
+  // for its start over.
+  EXPECT_EQ(GetJson(*primary_, "/v1/status")["segments"].value("bases", -1), 2);
+  int bases = 0;
+  for (const auto& e : std::filesystem::directory_iterator(tmp_.Sub("standby/segments"))) {
+    if (e.path().filename().string().starts_with("base-")) ++bases;
+  }
+  EXPECT_EQ(bases, 1) << "the standby did not start on a snapshot";
+  EXPECT_NE(Slurp(standby_->log_path()).find("standby stored a base snapshot"), std::string::npos);
 }
 
 TEST_F(StandbyTest, SyncModeAnswersAWriteOnlyOnceTheStandbyHasIt) {

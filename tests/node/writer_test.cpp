@@ -261,9 +261,19 @@ class RecordingHook : public CheckpointHook {
     std::lock_guard lock(mu_);
     fail_ = std::move(s);
   }
+  Status TakeSnapshot(sqlite3*, std::string_view why) override {
+    std::lock_guard lock(mu_);
+    reasons_.push_back("snapshot: " + std::string(why));
+    return snapshot_fail_;
+  }
+  void set_snapshot_fail(Status s) {
+    std::lock_guard lock(mu_);
+    snapshot_fail_ = std::move(s);
+  }
 
  private:
   std::mutex mu_;
+  Status snapshot_fail_;
   std::vector<std::string> reasons_;
   std::vector<int64_t> txids_;
   Status fail_;
@@ -386,6 +396,24 @@ TEST_F(WriterTest, ReaderOnAnOldSnapshotMakesTheCheckpointIncompleteNotFatal) {
   writer_->RequestCheckpoint();
   ASSERT_TRUE(WaitFor([&] { return Checkpoints("complete") == 1; }));
   EXPECT_EQ(writer_->WalBytes(), 0);
+}
+
+TEST_F(WriterTest, ASnapshotRequestReachesTheHookBetweenGroupsAndAFailureStopsWrites) {
+  RecordingHook hook;
+  StartWriter(&hook);
+  ASSERT_TRUE(Write({PutOp("a", "1")}).status.ok());
+  writer_->RequestSnapshot();
+  for (int i = 0; i < 200 && hook.reasons().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(hook.reasons(), std::vector<std::string>{"snapshot: standby bootstrap"});
+  EXPECT_TRUE(writer_->Health().ok());
+  // A snapshot that fails after the checkpoint left frames in no segment:
+  // writes stop, as after a failed checkpoint hook.
+  hook.set_snapshot_fail(Status::IOError("new base 7 after a checkpoint: disk full"));
+  writer_->RequestSnapshot();
+  for (int i = 0; i < 200 && writer_->Health().ok(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(writer_->Health().ToString(), "io_error: new base 7 after a checkpoint: disk full");
+  WriteOutcome refused = Write({PutOp("b", "2")});
+  EXPECT_EQ(refused.status.reason(), "writes_stopped");
 }
 
 TEST_F(WriterTest, WalSizeThresholdTriggersACheckpoint) {

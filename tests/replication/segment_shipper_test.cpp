@@ -142,6 +142,36 @@ TEST_F(SegmentShipperTest, AnAdoptedDatabaseShipsItsBaseBeforeTheSegments) {
   ExpectStandbyEqualsPrimary();
 }
 
+TEST_F(SegmentShipperTest, AStandbyStartingOverGetsASnapshotInsteadOfTheWholeChain) {
+  StartNewDatabase();
+  for (const char* tag : {"a", "b", "c", "d"}) WriteAndCheckpoint(tag);
+  const uint64_t old_newest = NewestSequence();
+  bool requested = false;
+  ShipperOptions options;
+  options.snapshot_after_bytes = 0;  // any replay is too long
+  options.request_snapshot = [&] { requested = true; };
+  SegmentShipper shipper(*store_, *link_, options, clock_, shipper_metrics_);
+  Status waiting = shipper.ShipPending();
+  EXPECT_EQ(waiting.reason(), "snapshot_pending") << waiting.ToString();
+  EXPECT_TRUE(requested);
+  EXPECT_TRUE(link_->pushed_.empty());
+
+  // What the writer does when asked, then the next write's segment.
+  Status snap = capture_->TakeSnapshot(db_, "standby bootstrap");
+  ASSERT_TRUE(snap.ok()) << snap.ToString();
+  WriteAndCheckpoint("e");
+  Status shipped = shipper.ShipPending();
+  ASSERT_TRUE(shipped.ok()) << shipped.ToString();
+  ASSERT_EQ(link_->bases_.size(), 1u);
+  EXPECT_GT(link_->bases_[0], old_newest);
+  EXPECT_EQ(link_->pushed_.front(), link_->bases_[0]);  // nothing before the snapshot
+  EXPECT_EQ(link_->pushed_.back(), NewestSequence());
+  EXPECT_EQ(replica_->State().txid, txid_);
+  ExpectContiguous(Headers());  // the snapshot cost the primary's chain no txid
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  ExpectStandbyEqualsPrimary();
+}
+
 TEST_F(SegmentShipperTest, FailuresAreRetriedWithBackoffUntilTheStandbyAnswers) {
   StartNewDatabase();
   WriteAndCheckpoint("a");
