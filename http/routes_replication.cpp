@@ -2,6 +2,7 @@
 //   GET /v1/replication/position            where this node is (either role)
 //   PUT /v1/replication/segments/{sequence} a segment file's bytes (standby)
 //   PUT /v1/replication/bases/{sequence}    a base snapshot's bytes (standby)
+//   POST /v1/admin/resync                   the standby starts over (standby)
 // And min_position on reads: "TIMELINE/TXID", as write responses carry it.
 #include <charconv>
 
@@ -109,6 +110,15 @@ void RegisterReplicationRoutes(httplib::Server& svr, RouteContext& ctx) {
     Position p = ctx.store.position();
     ReplyJson(res, 200, Dump(json{{"role", "primary"}, {"position", p.ToString()}, {"timeline", p.timeline},
                                   {"txid", p.txid}}));
+  });
+  // A standby starts over (after "replica_diverged", or at will): see
+  // StandbyReplica::Resync. The answer says where the old files went.
+  svr.Post("/v1/admin/resync", [&ctx](const httplib::Request&, httplib::Response& res) {
+    StandbyReplica* replica = StandbyOrReply(ctx, res);
+    if (replica == nullptr) return;
+    auto moved = replica->Resync();
+    if (!moved.ok()) return ReplyError(res, moved.status());
+    ReplyJson(res, 200, Dump(json{{"resync", "started"}, {"previous_files", *moved}}));
   });
   svr.Put("/v1/replication/segments/([0-9]+)",
           [&ctx](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {

@@ -34,6 +34,7 @@ const std::vector<KnownRoute>& KnownRoutes() {
       {std::regex("/v1/status"), "GET"},
       {std::regex("/metrics"), "GET"},
       {std::regex("/v1/replication/position"), "GET"},
+      {std::regex("/v1/admin/resync"), "POST"},
       {std::regex("/v1/replication/segments/[\\s\\S]*"), "PUT"},
       {std::regex("/v1/replication/bases/[\\s\\S]*"), "PUT"},
   };
@@ -81,7 +82,7 @@ std::string RouteLabel(const std::string& path) {
   if (path.rfind("/v1/archives/", 0) == 0) return "/v1/archives/{key}";
   if (path.rfind("/v1/replication/segments/", 0) == 0) return "/v1/replication/segments/{sequence}";
   if (path.rfind("/v1/replication/bases/", 0) == 0) return "/v1/replication/bases/{sequence}";
-  if (path == "/v1/replication/position") return "/v1/replication/position";
+  if (path == "/v1/replication/position" || path == "/v1/admin/resync") return path;
   for (const char* p : {"/v1/archives", "/v1/search", "/v1/batch", "/healthz", "/readyz", "/v1/status", "/metrics"}) {
     if (path == p) return p;
   }

@@ -102,7 +102,7 @@ class Store {
   }
   // The segment store's folder ("" in a refused store, which has none).
   std::string segments_dir() const {
-    if (replica_) return replica_->segments().dir();
+    if (replica_) return replica_->segments_dir();
     return segments_ ? segments_->dir() : std::string();
   }
   // The segment store (primary with capture on; else null).

@@ -115,9 +115,12 @@ void SegmentShipper::Run() {
     // After a failure only Stop() cuts the wait short: a burst of seals
     // must not turn the backoff into a busy loop.
     const bool failed = !s.ok() && s.reason() != "snapshot_pending";
-    cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
-                 [&] { return stopping_ || (!failed && notified_); });
+    const bool woken = cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                                    [&] { return stopping_ || (!failed && notified_); });
     notified_ = false;
+    // Idle: ask the standby again next round, so one that restarted empty or
+    // was resynced is noticed even when no write comes.
+    if (!woken) position_.reset();
   }
 }
 

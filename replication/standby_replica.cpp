@@ -25,9 +25,10 @@ bool ChecksumIs(const DbChecksum& sum, uint64_t value, uint32_t pages) {
 
 }  // namespace
 
-StandbyReplica::StandbyReplica(std::string replica_path, std::string quarantine_dir,
+StandbyReplica::StandbyReplica(std::string replica_path, std::string segments_dir, std::string quarantine_dir,
                                std::unique_ptr<SegmentStore> store, Clock& clock, MetricsRegistry& metrics)
     : replica_path_(std::move(replica_path)),
+      segments_dir_(std::move(segments_dir)),
       quarantine_dir_(std::move(quarantine_dir)),
       store_(std::move(store)),
       clock_(clock),
@@ -54,7 +55,7 @@ Result<std::unique_ptr<StandbyReplica>> StandbyReplica::Open(const std::string& 
   auto store = SegmentStore::Open(segments_dir);
   if (!store.ok()) return store.status().Wrap(context);
   std::unique_ptr<StandbyReplica> r(
-      new StandbyReplica(replica_path, quarantine_dir, std::move(store).value(), clock, metrics));
+      new StandbyReplica(replica_path, segments_dir, quarantine_dir, std::move(store).value(), clock, metrics));
   std::lock_guard lock(r->mu_);
   if (Status s = r->Recover(); !s.ok()) {
     // The node stays up to say so (status, /readyz); it applies nothing.
@@ -332,6 +333,32 @@ Result<ReplicaState> StandbyReplica::Receive(uint64_t sequence, std::string_view
   MarkApplied(d);
   segments_applied_.Add();
   return state_;
+}
+
+Result<std::string> StandbyReplica::Resync() {
+  std::lock_guard lock(mu_);
+  const std::string dest = quarantine_dir_ + "/resync-" + std::to_string(clock_.NowUnixMillis());
+  const std::string context = "resync the standby";
+  Status moved = gate_.Apply([&]() -> Status {
+    WALSHIP_RETURN_IF_ERROR(EnsureDirectory(dest));
+    if (FileSizeOrZero(replica_path_) > 0 || ::access(replica_path_.c_str(), F_OK) == 0) {
+      WALSHIP_RETURN_IF_ERROR(MoveIntoFolder(replica_path_, dest, "index.db").status());
+    }
+    WALSHIP_RETURN_IF_ERROR(MoveIntoFolder(segments_dir_, dest, "segments").status());
+    auto store = SegmentStore::Open(segments_dir_);
+    if (!store.ok()) return store.status();
+    store_ = std::move(store).value();
+    return Status::Ok();
+  });
+  if (!moved.ok()) return Fail(moved.Wrap(context));
+  const Status previous = failure_;
+  applier_.reset();
+  applied_.reset();
+  failure_ = Status::Ok();
+  state_ = ReplicaState{};
+  LogWarn("standby resync: starting over; the previous replica and segments are kept",
+          {{"moved_to", dest}, {"previous_error", previous.ok() ? std::string("none") : previous.ToString()}});
+  return dest;
 }
 
 ReplicaState StandbyReplica::State() const {

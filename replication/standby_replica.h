@@ -83,6 +83,13 @@ class StandbyReplica {
   // A segment's file bytes; the state after it (see the header comment).
   Result<ReplicaState> Receive(uint64_t sequence, std::string_view bytes);
 
+  // Starts over (an operator's resync, or a diverged replica): the replica
+  // and every stored segment and base move to DATA/quarantine/resync-<ms>/,
+  // the sticky failure is cleared, and the standby is empty again: the
+  // primary's shipper then sends a snapshot or the chain. Returns where the
+  // old files went.
+  Result<std::string> Resync();
+
   ReplicaState State() const;
   // The primary's position as a push reported it (for the lag).
   void NotePrimaryPosition(int64_t txid) { primary_txid_.store(txid); }
@@ -95,10 +102,11 @@ class StandbyReplica {
 
   ApplyGate& gate() { return gate_; }
   const std::string& replica_path() const { return replica_path_; }
-  const SegmentStore& segments() const { return *store_; }
+  const std::string& segments_dir() const { return segments_dir_; }
 
  private:
-  StandbyReplica(std::string replica_path, std::string quarantine_dir, std::unique_ptr<SegmentStore> store,
+  StandbyReplica(std::string replica_path, std::string segments_dir, std::string quarantine_dir,
+                 std::unique_ptr<SegmentStore> store,
                  Clock& clock, MetricsRegistry& metrics);
 
   // Start-up (see the header comment); a failure here is made sticky.
@@ -118,6 +126,7 @@ class StandbyReplica {
   Status Fail(Status s);
 
   const std::string replica_path_;
+  const std::string segments_dir_;
   const std::string quarantine_dir_;
   std::unique_ptr<SegmentStore> store_;
   Clock& clock_;

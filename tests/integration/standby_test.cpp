@@ -435,6 +435,20 @@ TEST_F(StandbyTest, RolesAreKeptApartWithNamedErrors) {
   EXPECT_EQ(junk->status, 422) << junk->body;
   EXPECT_EQ(ParseBody(junk->body)["error"].value("code", ""), "segment_corrupt") << junk->body;
   EXPECT_TRUE(GetJson(*standby_, "/v1/status").value("ready", false));
+
+  // Resync is one command; the idle primary notices and sends it all again.
+  auto resync = client->Post("/v1/admin/resync", "", "application/json");
+  ASSERT_TRUE(resync);
+  EXPECT_EQ(resync->status, 200) << resync->body;
+  EXPECT_NE(ParseBody(resync->body).value("previous_files", "").find("/quarantine/resync-"), std::string::npos)
+      << resync->body;
+  WaitCaughtUp();
+  auto after = client->Get("/v1/archives/a");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->status, 200) << after->body;
+  auto on_primary = primary_->Client()->Post("/v1/admin/resync", "", "application/json");
+  ASSERT_TRUE(on_primary);
+  EXPECT_EQ(on_primary->status, 409);
 }
 
 }  // namespace

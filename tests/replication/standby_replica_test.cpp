@@ -196,6 +196,32 @@ TEST_F(StandbyReplicaTest, ASegmentThatDoesNotFollowTheReplicaStopsApplyingForGo
   EXPECT_EQ(StoredSegments(), 2u);
 }
 
+TEST_F(StandbyReplicaTest, ResyncSetsEverythingAsideAndStartsOverEmpty) {
+  MakePrimarySegments();
+  auto r = OpenReplica();
+  Push(*r, 1, 2);
+  DecodedSegment d = Decoded(3);
+  d.header.header.db_checksum_before ^= 0xff;
+  auto forged = EncodeSegment(Segment{d.header.header, d.frames}, 3);
+  ASSERT_TRUE(forged.ok());
+  ASSERT_FALSE(r->Receive(3, forged->bytes).ok());
+  ASSERT_FALSE(r->Health().ok());
+
+  auto moved = r->Resync();
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_TRUE(moved->starts_with(tmp_.Sub("standby/quarantine/resync-"))) << *moved;
+  EXPECT_TRUE(r->Health().ok());
+  EXPECT_FALSE(r->State().has_database);
+  EXPECT_EQ(StoredSegments(), 0u);
+  size_t kept = 0;
+  for (const auto& e : std::filesystem::directory_iterator(*moved + "/segments")) kept += e.is_regular_file();
+  EXPECT_EQ(kept, 2u);  // segments 1 and 2, kept
+  EXPECT_GT(FileSizeOrZero(*moved + "/index.db"), 0);
+  Push(*r, 1, segments_.size());
+  r.reset();
+  ExpectReplicaEqualsPrimary();
+}
+
 TEST_F(StandbyReplicaTest, AKillInTheMiddleOfAnApplyIsRepairedAtStartUp) {
   MakePrimarySegments();
   const size_t n = segments_.size();
