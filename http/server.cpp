@@ -275,7 +275,11 @@ void HttpServer::InstallHooks() {
                       {{"route", route}})
         .Observe(seconds);
     if (ctx_.config.access_log) {
-      LogInfo("request", {{"id", res.get_header_value("X-Request-Id")},
+      // The shipper asks an idle standby where it is every second: a
+      // successful ask is logged only at debug level, or it would drown the log.
+      const bool routine = req.path == "/v1/replication/position" && res.status == 200;
+      LogEvent(routine ? spdlog::level::debug : spdlog::level::info, "request",
+               {{"id", res.get_header_value("X-Request-Id")},
                           {"method", req.method},
                           {"path", req.path},
                           {"status", res.status},
