@@ -68,11 +68,16 @@ class Store {
   }
   // Synchronous replication: Write() answers a committed write only once
   // `wait` (the shipper's, for the standby) says so; its failure becomes the
-  // write's, naming the position the primary committed. Set before serving.
+  // write's, naming the position the primary committed. Commits are sealed
+  // when `shipper_idle` says so, or when RequestCollect() is called (see
+  // WalCapture::SetCollectGate). Set before serving.
   using ReplicationWait = std::function<Status(const Position&)>;
-  void SetReplicationWait(ReplicationWait wait) {
+  void SetReplicationWait(ReplicationWait wait, std::function<bool()> shipper_idle) {
     replication_wait_ = std::move(wait);
-    if (capture_) capture_->CollectEveryCommit();
+    if (capture_) capture_->SetCollectGate(std::move(shipper_idle));
+  }
+  void RequestCollect() {
+    if (writer_) writer_->RequestCollect();
   }
 
   // Asks the writer for a snapshot (a new base) for a standby to start on.

@@ -61,6 +61,14 @@ void Writer::RequestSnapshot() {
   cv_.notify_one();
 }
 
+void Writer::RequestCollect() {
+  {
+    std::lock_guard lock(mu_);
+    collect_requested_ = true;
+  }
+  cv_.notify_one();
+}
+
 void Writer::Stop() {
   {
     std::lock_guard lock(mu_);
@@ -94,10 +102,13 @@ void Writer::Run() {
     std::vector<WriteRequest> group;
     bool checkpoint = false;
     bool snapshot = false;
+    bool collect = false;
     bool last = false;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return !queue_.empty() || stopping_ || checkpoint_requested_ || snapshot_requested_; });
+      cv_.wait(lock, [&] {
+        return !queue_.empty() || stopping_ || checkpoint_requested_ || snapshot_requested_ || collect_requested_;
+      });
       size_t n = std::min(queue_.size(), static_cast<size_t>(config_.max_group_requests));
       group.reserve(n);
       for (size_t i = 0; i < n; ++i) {
@@ -108,10 +119,13 @@ void Writer::Run() {
       checkpoint_requested_ = false;
       snapshot = snapshot_requested_;
       snapshot_requested_ = false;
+      collect = collect_requested_;
+      collect_requested_ = false;
       last = stopping_ && queue_.empty();
     }
     if (!group.empty()) CommitGroup(group);
     bool writable = Health().ok();
+    if (writable && collect && hook_ != nullptr) hook_->CollectNow();
     if (writable && snapshot && !last) {
       Snapshot();
       writable = Health().ok();

@@ -61,6 +61,9 @@ class Writer {
   // Asks the checkpoint hook for a snapshot between two groups (see
   // CheckpointHook::TakeSnapshot); returns at once.
   void RequestSnapshot();
+  // Asks the checkpoint hook to collect between two groups
+  // (CheckpointHook::CollectNow); returns at once.
+  void RequestCollect();
   // Stops taking requests, commits what is queued, checkpoints, closes the
   // connection and joins the thread.
   void Stop();
@@ -87,12 +90,13 @@ class Writer {
   CheckpointHook* hook_ = nullptr;
   std::string wal_path_;
 
-  mutable std::mutex mu_;  // guards queue_, stopping_, checkpoint_requested_, snapshot_requested_, sticky_
+  mutable std::mutex mu_;  // guards queue_, stopping_, checkpoint_requested_, snapshot_requested_, collect_requested_, sticky_
   std::condition_variable cv_;
   std::deque<WriteRequest> queue_;
   bool stopping_ = false;
   bool checkpoint_requested_ = false;
   bool snapshot_requested_ = false;
+  bool collect_requested_ = false;
   Status sticky_;
 
   std::atomic<int64_t> timeline_;

@@ -76,14 +76,16 @@ int RunServe(const std::optional<std::string>& config_path, const ConfigOverride
     options.retry_max_ms = config->replication_retry_max_ms;
     options.snapshot_after_bytes = config->replication_snapshot_after_bytes;
     options.request_snapshot = [s] { s->RequestSnapshot(); };
+    if (config->sync_replication()) options.on_caught_up = [s] { s->RequestCollect(); };
     shipper = std::make_unique<SegmentShipper>(*s->segment_store(), *link, options, clock, metrics);
     SegmentShipper* notify = shipper.get();
     s->SetSealedListener([notify](const DecodedSegmentHeader&) { notify->Notify(); });
-    shipper->Start();
     if (config->sync_replication()) {
       const int64_t timeout_ms = config->replication_sync_timeout_ms;
-      s->SetReplicationWait([notify, timeout_ms](const Position& p) { return notify->WaitShipped(p.txid, timeout_ms); });
+      s->SetReplicationWait([notify, timeout_ms](const Position& p) { return notify->WaitShipped(p.txid, timeout_ms); },
+                            [notify] { return notify->Idle(); });
     }
+    shipper->Start();
     LogInfo("shipping segments to the standby", {{"standby", config->standby_url}, {"mode", config->replication_mode}});
   }
   // Whatever way this function returns: no seal may notify a shipper that is gone.

@@ -21,6 +21,9 @@ class CheckpointHook {
   // Just before each checkpoint. An error skips the checkpoint (the WAL
   // keeps every frame); any error but kUnavailable also stops writes.
   virtual Status BeforeCheckpoint(sqlite3* writer, std::string_view reason) = 0;
+  // When asked between groups (synchronous replication: the standby has
+  // everything shipped): hand what is committed to the sealer now.
+  virtual void CollectNow() {}
   // When asked (a standby to bootstrap): a consistent snapshot of the
   // database, right after everything committed so far. Errors as for
   // BeforeCheckpoint. The default takes none.

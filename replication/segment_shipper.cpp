@@ -148,7 +148,10 @@ Status SegmentShipper::ShipPending() {
   }
   auto entries = store_.List();
   if (!entries.ok()) return entries.status().Wrap("ship segments");
-  if (entries->empty()) return Status::Ok();
+  if (entries->empty()) {
+    CaughtUp();
+    return Status::Ok();
+  }
   const uint64_t newest = entries->back().sequence;
   size_t from = 0;
   if (position_->has_database && position_->sequence >= newest) {
@@ -158,8 +161,10 @@ Status SegmentShipper::ShipPending() {
                               std::to_string(newest) + ": it follows another primary, or this store lost segments");
     }
     UpdateStats([](ShipperStats& st) { st.behind_since_unix_ms = 0; });
+    CaughtUp();
     return Status::Ok();
   }
+  idle_ = false;
   UpdateStats([&](ShipperStats& st) {
     if (st.behind_since_unix_ms == 0) st.behind_since_unix_ms = clock_.NowUnixMillis();
   });
@@ -177,7 +182,14 @@ Status SegmentShipper::ShipPending() {
     }
     from = *start;
   }
-  return PushFrom(*entries, from);
+  WALSHIP_RETURN_IF_ERROR(PushFrom(*entries, from));
+  CaughtUp();
+  return Status::Ok();
+}
+
+void SegmentShipper::CaughtUp() {
+  idle_ = true;
+  if (options_.on_caught_up) options_.on_caught_up();
 }
 
 Result<size_t> SegmentShipper::StartOver(const std::vector<SegmentFileEntry>& entries) {

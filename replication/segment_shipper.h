@@ -76,6 +76,9 @@ struct ShipperOptions {
   int64_t snapshot_after_bytes = -1;
   int64_t snapshot_wait_ms = 5000;
   std::function<void()> request_snapshot;
+  // Called each time the standby has every segment in the store (sync
+  // replication: the writer then seals what committed meanwhile).
+  std::function<void()> on_caught_up;
 };
 
 class SegmentShipper {
@@ -97,6 +100,8 @@ class SegmentShipper {
   // `txid` (its answer to a push said so), up to `timeout_ms`. kDeadlineExceeded,
   // reason "replication_timeout", when it has not.
   Status WaitShipped(int64_t txid, int64_t timeout_ms);
+  // True while no push is under way (the standby has all the store had).
+  bool Idle() const { return idle_.load(); }
 
   // One round (for tests and the thread): bring the standby up to the
   // store's newest segment. Ok when it has everything.
@@ -110,6 +115,7 @@ class SegmentShipper {
   Result<size_t> NewestChainStart(const std::vector<SegmentFileEntry>& entries) const;
   void RecordError(const Status& s);
   void NoteStandbyPosition(const StandbyPosition& p);
+  void CaughtUp();
   void UpdateStats(const std::function<void(ShipperStats&)>& update);
 
   const SegmentStore& store_;
@@ -133,6 +139,7 @@ class SegmentShipper {
   std::condition_variable cv_;
   std::condition_variable shipped_cv_;  // signalled when standby_txid_ moves
   int64_t standby_txid_ = -1;           // the standby's applied txid, as last answered
+  std::atomic<bool> idle_{false};
   bool notified_ = false;
   bool stopping_ = false;
   mutable std::mutex stats_mu_;  // guards stats_

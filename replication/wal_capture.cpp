@@ -343,9 +343,19 @@ void WalCapture::AfterCommit(int64_t txid, int64_t commit_unix_ms) {
   // Collect now and then between checkpoints, so each pause of the writer
   // stays short and the sealer works while writes go on.
   const int64_t now = clock_.MonotonicNanos();
+  if (collect_gate_) {
+    if (collect_gate_()) CollectNow();
+    return;
+  }
   const int64_t interval_ns = collect_interval_ns_.load();
   if (collect_blocked_ || interval_ns <= 0 || now - last_collect_ns_ < interval_ns) return;
   last_collect_ns_ = now;
+  if (Status s = Collect(); !s.ok()) collect_blocked_ = true;  // the next checkpoint deals with it
+}
+
+void WalCapture::CollectNow() {
+  if (collect_blocked_ || pending_.empty()) return;
+  last_collect_ns_ = clock_.MonotonicNanos();
   if (Status s = Collect(); !s.ok()) collect_blocked_ = true;  // the next checkpoint deals with it
 }
 

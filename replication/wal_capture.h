@@ -76,9 +76,14 @@ class WalCapture final : public CheckpointHook {
   // How often AfterCommit collects between checkpoints; 0: never (only
   // before checkpoints). Call before the writer starts.
   void SetCollectInterval(int64_t interval_ms) { collect_interval_ns_ = interval_ms * 1'000'000; }
-  // Synchronous replication: collect after every commit (group), so each
-  // write's segment is sealed, and shipped, at once.
-  void CollectEveryCommit() { collect_interval_ns_ = 1; }
+  // Synchronous replication, where a write waits for its segment to reach
+  // the standby: AfterCommit collects at once when `ready` says the shipper
+  // is idle, and otherwise leaves the commits to pend until the writer is
+  // asked to CollectNow (when the shipper has caught up). So one segment
+  // carries every commit made while the previous one travelled: group
+  // commit for replication. Call before the writer runs.
+  void SetCollectGate(std::function<bool()> ready) { collect_gate_ = std::move(ready); }
+  void CollectNow() override;
   ~WalCapture() override;
 
   void AfterCommit(int64_t txid, int64_t commit_unix_ms) override;
@@ -151,6 +156,7 @@ class WalCapture final : public CheckpointHook {
   // foreign checkpoint, then as many foreign commits as ours).
   int64_t data_version_ = 0;
   bool collect_blocked_ = false;  // a collect failed: leave it to the next checkpoint
+  std::function<bool()> collect_gate_;  // sync replication only
 
   // For Stats(), from any thread.
   std::atomic<uint64_t> stat_sequence_{0};

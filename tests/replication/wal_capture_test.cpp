@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "replication/wal_file.h"
 #include "tests/replication/wal_capture_fixture.h"
 
@@ -257,3 +260,44 @@ TEST_F(WalCaptureTest, CollectIntervalSealsBetweenCheckpointsAndZeroWaitsForTheC
 
 }  // namespace
 }  // namespace walship
+
+namespace walship::testing {
+namespace {
+
+class WalCaptureGateTest : public WalCaptureFixture {
+ protected:
+  // Waits for the sealer (its own thread) to publish `n` segments.
+  bool WaitForSegments(size_t n) {
+    for (int i = 0; i < 400; ++i) {
+      auto entries = store_->List();
+      if (entries.ok() && entries->size() >= n) return entries->size() == n;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  }
+};
+
+TEST_F(WalCaptureGateTest, AClosedGateLetsCommitsPendUntilCollectNowSealsThemInOneSegment) {
+  StartNewDatabase();
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);  // the schema's segment
+  ASSERT_TRUE(WaitForSegments(1));
+  bool shipper_idle = false;
+  capture_->SetCollectGate([&] { return shipper_idle; });
+  PutRows("a", 3);
+  PutRows("b", 3);
+  PutRows("c", 3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(WaitForSegments(1)) << "a commit was sealed while the gate was closed";
+  capture_->CollectNow();  // the shipper caught up
+  ASSERT_TRUE(WaitForSegments(2));
+  std::vector<DecodedSegmentHeader> headers = Headers();
+  EXPECT_EQ(headers.back().header.commits.size(), 3u);  // one segment for the three commits
+  shipper_idle = true;  // an open gate seals each commit at once
+  PutRows("d", 3);
+  ASSERT_TRUE(WaitForSegments(3));
+  EXPECT_EQ(Headers().back().header.first_txid, static_cast<uint64_t>(txid_));
+  ExpectReplayEqualsLive(/*from_base=*/false);
+}
+
+}  // namespace
+}  // namespace walship::testing
