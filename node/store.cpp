@@ -159,12 +159,15 @@ Result<T> Store::Read(F&& read) {
   std::optional<ApplyGate::ReadHold> hold;
   uint64_t generation = 0;
   if (replica_) {
-    if (!replica_->State().has_database) {
+    if (!replica_->has_database()) {
       return Status::Unavailable("this standby has not received a database from the primary yet")
           .WithReason("standby_empty");
     }
     hold.emplace(replica_->gate().BeginRead());
     generation = replica_->gate().generation();
+    if (!replica_->has_database()) {  // a resync emptied it while this read waited
+      return Status::Unavailable("this standby is starting over (resync)").WithReason("standby_empty");
+    }
   }
   auto lease = readers_->Acquire(generation);
   if (!lease.ok()) return lease.status();

@@ -73,6 +73,7 @@ Status StandbyReplica::Fail(Status s) {
 void StandbyReplica::MarkApplied(const DecodedSegmentHeader& h) {
   applied_ = h;
   state_.has_database = true;
+  has_database_ = true;
   state_.sequence = h.header.sequence;
   state_.timeline = h.header.timeline;
   state_.txid = static_cast<int64_t>(h.header.last_txid);
@@ -356,6 +357,7 @@ Result<std::string> StandbyReplica::Resync() {
   applied_.reset();
   failure_ = Status::Ok();
   state_ = ReplicaState{};
+  has_database_ = false;
   LogWarn("standby resync: starting over; the previous replica and segments are kept",
           {{"moved_to", dest}, {"previous_error", previous.ok() ? std::string("none") : previous.ToString()}});
   return dest;

@@ -91,6 +91,8 @@ class StandbyReplica {
   Result<std::string> Resync();
 
   ReplicaState State() const;
+  // Without waiting for an apply in progress (readers ask it on every read).
+  bool has_database() const { return has_database_.load(); }
   // The primary's position as a push reported it (for the lag).
   void NotePrimaryPosition(int64_t txid) { primary_txid_.store(txid); }
   // Ok while the replica follows the primary; else the sticky failure.
@@ -139,6 +141,7 @@ class StandbyReplica {
   Status failure_;
   ReplicaState state_;
   std::atomic<int64_t> primary_txid_{-1};
+  std::atomic<bool> has_database_{false};  // mirrors state_.has_database
 
   Counter& segments_applied_;
   Counter& bytes_received_;
