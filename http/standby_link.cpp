@@ -41,9 +41,10 @@ Status HttpStandbyLink::StatusOf(const httplib::Result& result, const std::strin
 Result<StandbyPosition> HttpStandbyLink::PositionOf(const std::string& text, const std::string& what) const {
   auto body = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!body.is_object()) return Status::Unavailable(what + ": the answer is not JSON");
-  if (body.value("role", "") != "standby") {
-    return Status::Conflict(what + ": " + url_ + " is not a standby (role \"" + body.value("role", "") + "\")")
-        .WithReason("not_standby");
+  const auto role = body.find("role");
+  const std::string role_text = role != body.end() ? role->dump() : std::string("none");
+  if (role == body.end() || !role->is_string() || role->get<std::string>() != "standby") {
+    return Status::Conflict(what + ": " + url_ + " is not a standby (role " + role_text + ")").WithReason("not_standby");
   }
   StandbyPosition p;
   try {

@@ -168,6 +168,14 @@ Result<T> Store::Read(F&& read) {
     if (!replica_->has_database()) {  // a resync emptied it while this read waited
       return Status::Unavailable("this standby is starting over (resync)").WithReason("standby_empty");
     }
+    if (!replica_->serveable()) {
+      // Not Health(): it takes the replica's lock, which an apply waiting
+      // for this reader to leave the gate may hold.
+      return Status::Unavailable(
+                 "this standby's replica may hold part of a segment after a failed apply (see /v1/status); "
+                 "resync it: POST /v1/admin/resync")
+          .WithReason("replica_diverged");
+    }
   }
   auto lease = readers_->Acquire(generation);
   if (!lease.ok()) return lease.status();

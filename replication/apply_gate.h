@@ -5,6 +5,9 @@
 // (they keep stale pages; see the brief): every apply bumps the
 // generation, and a reader whose connection is older reopens it.
 //
+// Lock order: a reader inside the gate must take no lock an applier may
+// hold while it waits here (StandbyReplica::mu_ among them).
+//
 // Applier-preferring: once an applier waits, new readers wait behind it,
 // so a steady stream of reads cannot starve the standby (glibc's
 // std::shared_mutex prefers readers).

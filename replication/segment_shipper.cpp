@@ -66,6 +66,10 @@ void SegmentShipper::UpdateStats(const std::function<void(ShipperStats&)>& updat
   update(stats_);
 }
 
+// Only the answer to a push of this primary's own segment counts: a
+// position the standby reports on its own may belong to another primary's
+// history (a recreated primary, a miswired pair), and crediting it would
+// answer sync writes the standby never stored.
 void SegmentShipper::NoteStandbyPosition(const StandbyPosition& p) {
   if (!p.has_database) return;
   {
@@ -97,7 +101,14 @@ void SegmentShipper::Run() {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
-    Status s = ShipPending();
+    Status s;
+    try {
+      s = ShipPending();
+    } catch (const std::exception& e) {
+      // A library that throws (JSON from a peer, a bad_alloc) must not end
+      // the primary: the shipper reports it and retries.
+      s = Status::Internal(std::string("ship segments: unexpected exception: ") + e.what());
+    }
     int64_t wait_ms = options_.idle_poll_ms;
     if (s.ok()) {
       backoff_ms = options_.retry_initial_ms;
@@ -140,7 +151,6 @@ Status SegmentShipper::ShipPending() {
     auto p = link_.FetchPosition();
     if (!p.ok()) return p.status().Wrap("ask " + link_.Describe() + " for its position");
     position_ = *p;
-    NoteStandbyPosition(*p);
     UpdateStats([&](ShipperStats& st) {
       st.connected = true;
       st.standby = *p;

@@ -1,5 +1,6 @@
 #include "replication/standby_replica.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -58,7 +59,9 @@ Result<std::unique_ptr<StandbyReplica>> StandbyReplica::Open(const std::string& 
       new StandbyReplica(replica_path, segments_dir, quarantine_dir, std::move(store).value(), clock, metrics));
   std::lock_guard lock(r->mu_);
   if (Status s = r->Recover(); !s.ok()) {
-    // The node stays up to say so (status, /readyz); it applies nothing.
+    // The node stays up to say so (status, /readyz); it applies nothing and
+    // serves nothing from a replica it could not make whole.
+    r->serveable_ = false;
     Status failed = r->Fail(s.Wrap(context));
     LogError("standby replica cannot continue", {{"error", failed.ToString()}});
   }
@@ -192,7 +195,10 @@ Status StandbyReplica::ApplyStored(const DecodedSegment& segment, bool after_cra
     } else if (segment.header.header.chain_start() && !applier_) {
       WALSHIP_RETURN_IF_ERROR(ResetToChainStart(segment.header, "first segment"));
     }
-    return after_crash ? applier_->Reapply(segment) : applier_->Apply(segment);
+    Status applied = after_crash ? applier_->Reapply(segment) : applier_->Apply(segment);
+    // Part of the segment may be in the file: no reader may see it.
+    if (!applied.ok()) serveable_ = false;
+    return applied;
   });
   if (s.ok()) s = applier_->Sync();
   apply_seconds_.Observe(static_cast<double>(clock_.MonotonicNanos() - started) / 1e9);
@@ -340,24 +346,39 @@ Result<std::string> StandbyReplica::Resync() {
   std::lock_guard lock(mu_);
   const std::string dest = quarantine_dir_ + "/resync-" + std::to_string(clock_.NowUnixMillis());
   const std::string context = "resync the standby";
+  // Renames only: refuse, changing nothing, when one cannot work.
+  WALSHIP_RETURN_IF_ERROR(EnsureDirectory(quarantine_dir_).Wrap(context));
+  auto device_of = [](const std::string& path) -> int64_t {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_dev) : -1;
+  };
+  if (device_of(segments_dir_) != device_of(quarantine_dir_)) {
+    return Status::Conflict(context + ": the segment store " + segments_dir_ + " is on another file system than " +
+                            quarantine_dir_ + ", so it cannot be set aside by a rename; stop the standby and move "
+                            "its data folder and segment store aside by hand");
+  }
   Status moved = gate_.Apply([&]() -> Status {
+    has_database_ = false;  // inside the gate: no reader opens the files being moved
     WALSHIP_RETURN_IF_ERROR(EnsureDirectory(dest));
-    if (FileSizeOrZero(replica_path_) > 0 || ::access(replica_path_.c_str(), F_OK) == 0) {
+    if (::access(replica_path_.c_str(), F_OK) == 0) {
       WALSHIP_RETURN_IF_ERROR(MoveIntoFolder(replica_path_, dest, "index.db").status());
     }
     WALSHIP_RETURN_IF_ERROR(MoveIntoFolder(segments_dir_, dest, "segments").status());
     auto store = SegmentStore::Open(segments_dir_);
     if (!store.ok()) return store.status();
     store_ = std::move(store).value();
+    serveable_ = true;
     return Status::Ok();
   });
-  if (!moved.ok()) return Fail(moved.Wrap(context));
+  if (!moved.ok()) {
+    serveable_ = false;
+    return Fail(moved.Wrap(context));
+  }
   const Status previous = failure_;
   applier_.reset();
   applied_.reset();
   failure_ = Status::Ok();
   state_ = ReplicaState{};
-  has_database_ = false;
   LogWarn("standby resync: starting over; the previous replica and segments are kept",
           {{"moved_to", dest}, {"previous_error", previous.ok() ? std::string("none") : previous.ToString()}});
   return dest;

@@ -93,6 +93,10 @@ class StandbyReplica {
   ReplicaState State() const;
   // Without waiting for an apply in progress (readers ask it on every read).
   bool has_database() const { return has_database_.load(); }
+  // False once an apply failed part-way (or start-up could not make the
+  // replica whole): the file may hold part of a segment, and no read may
+  // see it until a resync. Ask it inside gate().BeginRead().
+  bool serveable() const { return serveable_.load(); }
   // The primary's position as a push reported it (for the lag).
   void NotePrimaryPosition(int64_t txid) { primary_txid_.store(txid); }
   // Ok while the replica follows the primary; else the sticky failure.
@@ -142,6 +146,7 @@ class StandbyReplica {
   ReplicaState state_;
   std::atomic<int64_t> primary_txid_{-1};
   std::atomic<bool> has_database_{false};  // mirrors state_.has_database
+  std::atomic<bool> serveable_{true};      // changed only inside the gate (or before readers exist)
 
   Counter& segments_applied_;
   Counter& bytes_received_;

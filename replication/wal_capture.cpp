@@ -313,7 +313,8 @@ Status WalCapture::StartNewBase(std::string_view why) {
   }
   if (!published.ok()) {
     return Status::IOError("new base " + std::to_string(next_sequence_) + " after a checkpoint: " +
-                           published.ToString());
+                           published.ToString())
+        .WithReason("base_copy_failed");
   }
   checksum_ = std::move(copy).value();
   position_.reset();  // the TRUNCATE checkpoint emptied the WAL
@@ -410,7 +411,12 @@ Status WalCapture::TakeSnapshot(sqlite3* writer, std::string_view why) {
     // The newest base has no segment after it yet: it is the snapshot.
     return Status::Ok();
   }
-  return StartNewBase(why).Wrap(context);
+  Status s = StartNewBase(why);
+  if (s.reason() != "base_copy_failed") return s.Wrap(context);
+  // Every committed frame was sealed above, so a base that could not be
+  // copied (say, the disk is full) loses nothing: the chain goes on as after
+  // any checkpoint, and writes go on. Only the snapshot is missing.
+  return Status::Unavailable(context + ": " + s.ToString());
 }
 
 Status WalCapture::Seal(WalScan&& scan, const std::vector<PendingCommit>& commits) {

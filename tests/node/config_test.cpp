@@ -417,6 +417,14 @@ TEST(ConfigTest, ReplicationPeersMustFitTheRole) {
   auto p = LoadConfig(std::nullopt, primary_with_primary);
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().message(), "config: replication.primary is set on a primary: did you mean --role standby?");
+  const std::string small = dir.Sub("small.toml");
+  ASSERT_TRUE(WriteFileAtomically(small, "[limits]\nmax_inflight_body_bytes = 1048576\n").ok());
+  auto budget = LoadConfig(small, {});
+  ASSERT_FALSE(budget.ok());
+  EXPECT_EQ(budget.status().message(),
+            "config " + small +
+                ": limits.max_inflight_body_bytes (1048576) is below replication.max_segment_bytes (268435456): a "
+                "segment or snapshot of that size could never be received");
   ConfigOverrides sync_alone;
   sync_alone.replication_mode = "sync";
   auto s = LoadConfig(std::nullopt, sync_alone);

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "replication/standby_replica.h"
@@ -209,6 +210,25 @@ TEST_F(SegmentShipperTest, AStandbyAheadOfTheStoreIsAnError) {
                              std::to_string(NewestSequence()) +
                              ": it follows another primary, or this store lost segments");
   EXPECT_TRUE(link_->pushed_.empty());
+  // What such a standby says is never taken as confirmation of a sync write.
+  Status wait = shipper.WaitShipped(999, 10);
+  EXPECT_EQ(wait.reason(), "replication_timeout");
+  EXPECT_EQ(wait.message(), "the standby in-process standby did not confirm txid 999 within 10 ms (it has -1)");
+}
+
+TEST_F(SegmentShipperTest, ASnapshotWhoseCopyFailsLeavesWritesAndTheChainGoingOn) {
+  StartNewDatabase();
+  WriteAndCheckpoint("a");
+  // The base's temp file cannot be created: a folder is in its place.
+  const std::string blocker =
+      tmp_.Sub("segments/tmp-" + SegmentStore::BaseFileName(NewestSequence() + 1));
+  ASSERT_TRUE(EnsureDirectory(blocker).ok());
+  Status s = capture_->TakeSnapshot(db_, "standby bootstrap");
+  EXPECT_EQ(s.code(), Code::kUnavailable) << s.ToString();
+  EXPECT_TRUE(s.message().starts_with("snapshot (standby bootstrap): io_error: new base ")) << s.message();
+  std::filesystem::remove(blocker);
+  WriteAndCheckpoint("b");
+  ExpectReplayEqualsLive(/*from_base=*/false);
 }
 
 }  // namespace

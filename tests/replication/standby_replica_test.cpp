@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <unistd.h>
+
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -194,6 +196,49 @@ TEST_F(StandbyReplicaTest, ASegmentThatDoesNotFollowTheReplicaStopsApplyingForGo
   EXPECT_EQ(later.status().message(), refused.status().message());
   EXPECT_EQ(r->State().sequence, 2u);
   EXPECT_EQ(StoredSegments(), 2u);
+}
+
+TEST_F(StandbyReplicaTest, AnApplyThatFailsPartWayIsNeverServed) {
+  MakePrimarySegments();
+  auto r = OpenReplica();
+  Push(*r, 1, 2);
+  EXPECT_TRUE(r->serveable());
+  // Segment 3 whose frames apply but whose checksum after is not theirs:
+  // its pages are in the file when the mismatch shows.
+  DecodedSegment d = Decoded(3);
+  d.header.header.db_checksum_after ^= 0xff;
+  auto forged = EncodeSegment(Segment{d.header.header, d.frames}, 3);
+  ASSERT_TRUE(forged.ok());
+  auto refused = r->Receive(3, forged->bytes);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().reason(), "replica_diverged");
+  EXPECT_FALSE(r->serveable());
+  EXPECT_EQ(r->State().sequence, 2u);
+  ASSERT_TRUE(r->Resync().ok());
+  EXPECT_TRUE(r->serveable());
+  Push(*r, 1, segments_.size());
+}
+
+TEST_F(StandbyReplicaTest, ResyncAcrossFileSystemsIsRefusedAndChangesNothing) {
+  if (::access("/dev/shm", W_OK) != 0) GTEST_SKIP() << "no /dev/shm to put the segment store on";
+  TempDir other("/dev/shm/walship-test");
+  MakePrimarySegments();
+  ASSERT_TRUE(EnsureDirectory(tmp_.Sub("standby")).ok());  // the data folder (the node makes it)
+  auto opened = StandbyReplica::Open(ReplicaPath(), other.Sub("segments"), tmp_.Sub("standby/quarantine"), clock_,
+                                     standby_metrics_);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto& r = *opened;
+  auto state = r->Receive(1, segments_[0]);
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  auto refused = r->Resync();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kConflict);
+  EXPECT_NE(refused.status().message().find("is on another file system"), std::string::npos)
+      << refused.status().message();
+  EXPECT_TRUE(r->Health().ok());
+  EXPECT_TRUE(r->State().has_database);
+  EXPECT_GT(FileSizeOrZero(ReplicaPath()), 0);
+  Push(*r, 2, segments_.size());
 }
 
 TEST_F(StandbyReplicaTest, ResyncSetsEverythingAsideAndStartsOverEmpty) {
