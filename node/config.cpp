@@ -174,11 +174,11 @@ Status Validate(const Config& c) {
   if (c.max_metadata_bytes > c.max_body_bytes || c.max_key_bytes > c.max_body_bytes) {
     return Status::InvalidArgument("limits.max_body_bytes must be at least limits.max_key_bytes and limits.max_metadata_bytes");
   }
-  if (c.max_inflight_body_bytes < c.replication_max_segment_bytes) {
+  if (c.standby() && c.max_inflight_body_bytes < c.replication_max_segment_bytes) {
     return Status::InvalidArgument("limits.max_inflight_body_bytes (" + std::to_string(c.max_inflight_body_bytes) +
                                    ") is below replication.max_segment_bytes (" +
                                    std::to_string(c.replication_max_segment_bytes) +
-                                   "): a segment or snapshot of that size could never be received");
+                                   "): this standby could never receive a segment or snapshot of that size");
   }
   if (c.replication_retry_initial_ms > c.replication_retry_max_ms) {
     return Status::InvalidArgument("replication.retry_initial_ms is above replication.retry_max_ms");

@@ -419,12 +419,15 @@ TEST(ConfigTest, ReplicationPeersMustFitTheRole) {
   EXPECT_EQ(p.status().message(), "config: replication.primary is set on a primary: did you mean --role standby?");
   const std::string small = dir.Sub("small.toml");
   ASSERT_TRUE(WriteFileAtomically(small, "[limits]\nmax_inflight_body_bytes = 1048576\n").ok());
-  auto budget = LoadConfig(small, {});
+  EXPECT_TRUE(LoadConfig(small, {}).ok());  // a primary receives no segments
+  ConfigOverrides as_standby;
+  as_standby.role = "standby";
+  auto budget = LoadConfig(small, as_standby);
   ASSERT_FALSE(budget.ok());
   EXPECT_EQ(budget.status().message(),
             "config " + small +
-                ": limits.max_inflight_body_bytes (1048576) is below replication.max_segment_bytes (268435456): a "
-                "segment or snapshot of that size could never be received");
+                ": limits.max_inflight_body_bytes (1048576) is below replication.max_segment_bytes (268435456): "
+                "this standby could never receive a segment or snapshot of that size");
   ConfigOverrides sync_alone;
   sync_alone.replication_mode = "sync";
   auto s = LoadConfig(std::nullopt, sync_alone);
