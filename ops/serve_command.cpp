@@ -95,6 +95,8 @@ int RunServe(const std::optional<std::string>& config_path, const ConfigOverride
     ~StopShipping() {
       if (shipper == nullptr) return;
       store->SetSealedListener(nullptr);
+      // The final checkpoint sealed the last commits: let them reach the standby.
+      if (!shipper->DrainFor(2000)) LogWarn("stopping with segments the standby has not received yet", {});
       shipper->Stop();
     }
   } stop_shipping{store->get(), shipper.get()};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "base/fs.h"
 #include "base/log.h"
@@ -54,6 +55,20 @@ Status SegmentShipper::WaitShipped(int64_t txid, int64_t timeout_ms) {
                                   " within " + std::to_string(timeout_ms) + " ms (it has " +
                                   std::to_string(standby_txid_) + ")")
       .WithReason("replication_timeout");
+}
+
+bool SegmentShipper::DrainFor(int64_t timeout_ms) {
+  auto entries = store_.List();
+  if (!entries.ok() || entries->empty()) return true;
+  const uint64_t newest = entries->back().sequence;
+  Notify();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    ShipperStats st = Stats();
+    if (st.standby.has_database && st.standby.sequence >= newest) return true;
+    if (!st.connected || std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 ShipperStats SegmentShipper::Stats() const {

@@ -94,6 +94,10 @@ class SegmentShipper {
   void Notify();
   // Stops after the push in flight. Idempotent.
   void Stop();
+  // At shutdown, before Stop: gives a reachable standby up to `timeout_ms`
+  // to receive the segments sealed last (the final checkpoint's). Returns
+  // whether it has them all.
+  bool DrainFor(int64_t timeout_ms);
   ShipperStats Stats() const;
 
   // Synchronous replication: waits until the standby has stored and applied

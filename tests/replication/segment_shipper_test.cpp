@@ -198,6 +198,23 @@ TEST_F(SegmentShipperTest, FailuresAreRetriedWithBackoffUntilTheStandbyAnswers) 
   EXPECT_TRUE(stats.connected);
 }
 
+TEST_F(SegmentShipperTest, DrainForShipsWhatWasSealedLastBeforeAStop) {
+  StartNewDatabase();
+  WriteAndCheckpoint("a");
+  ShipperOptions options;
+  options.idle_poll_ms = 60'000;  // only a notification wakes it
+  SegmentShipper shipper(*store_, *link_, options, clock_, shipper_metrics_);
+  shipper.Start();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (replica_->State().sequence != NewestSequence() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  WriteAndCheckpoint("last");  // sealed with no notification, as at shutdown
+  EXPECT_TRUE(shipper.DrainFor(5000));
+  shipper.Stop();
+  EXPECT_EQ(replica_->State().sequence, NewestSequence());
+}
+
 TEST_F(SegmentShipperTest, AStandbyAheadOfTheStoreIsAnError) {
   StartNewDatabase();
   WriteAndCheckpoint("a");
