@@ -215,7 +215,7 @@ Status StandbyReplica::CheckFollows(const DecodedSegmentHeader& d) const {
   if (applied_ && h.timeline < applied_->header.timeline) {
     return Status::Conflict(SegmentName(h.sequence) + " is on timeline " + std::to_string(h.timeline) +
                             ", behind the applied timeline " + std::to_string(applied_->header.timeline))
-        .WithReason("cluster_mismatch");
+        .WithReason("timeline_behind");
   }
   if (h.chain_start()) return Status::Ok();
   if (!applied_) {

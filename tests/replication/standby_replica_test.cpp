@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -170,6 +171,64 @@ TEST_F(StandbyReplicaTest, DamagedBytesAreRefusedAndChangeNothing) {
   Push(*r, 2, segments_.size());  // the whole bytes, pushed again, apply
   r.reset();
   ExpectReplicaEqualsPrimary();
+}
+
+// Segment `seq` as the primary sealed it, with `change` applied to its
+// header, encoded again (so its own hashes are right).
+std::string Forged(const DecodedSegment& d, const std::function<void(SegmentHeader&)>& change) {
+  Segment s{d.header.header, d.frames};
+  change(s.header);
+  auto e = EncodeSegment(s, 3);
+  EXPECT_TRUE(e.ok()) << e.status().ToString();
+  return e.ok() ? e->bytes : std::string();
+}
+
+TEST_F(StandbyReplicaTest, AnotherClustersSegmentIsRefusedAndNothingIsApplied) {
+  MakePrimarySegments();
+  auto r = OpenReplica();
+  Push(*r, 1, 2);
+  auto refused = r->Receive(3, Forged(Decoded(3), [](SegmentHeader& h) { h.cluster_id[0] ^= 1; }));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().reason(), "cluster_mismatch");
+  ClusterId other = Identity().cluster;
+  other[0] ^= 1;
+  EXPECT_EQ(refused.status().message(), "receive segment 3: segment 3 belongs to cluster " + HexOf(other) +
+                                            "; this standby follows cluster " + HexOf(Identity().cluster));
+  EXPECT_EQ(r->State().sequence, 2u);
+  EXPECT_EQ(StoredSegments(), 2u);
+  EXPECT_TRUE(r->Health().ok());
+  Push(*r, 3, segments_.size());
+}
+
+TEST_F(StandbyReplicaTest, ASegmentFromAnOlderTimelineIsRefusedAndNothingIsApplied) {
+  MakePrimarySegments();
+  auto r = OpenReplica();
+  Push(*r, 1, 2);
+  // Segment 3 on timeline 2 (a promotion), then segment 4 back on timeline 1.
+  auto on_two = r->Receive(3, Forged(Decoded(3), [](SegmentHeader& h) { h.timeline = 2; }));
+  ASSERT_TRUE(on_two.ok()) << on_two.status().ToString();
+  auto back = r->Receive(4, segments_[3]);
+  ASSERT_FALSE(back.ok());
+  EXPECT_EQ(back.status().reason(), "timeline_behind");
+  EXPECT_EQ(back.status().message(), "receive segment 4: segment 4 is on timeline 1, behind the applied timeline 2");
+  EXPECT_EQ(r->State().sequence, 3u);
+  EXPECT_EQ(StoredSegments(), 3u);
+}
+
+TEST_F(StandbyReplicaTest, AWrongChainLinkIsRefusedNamingBothHashesAndNothingIsApplied) {
+  MakePrimarySegments();
+  auto r = OpenReplica();
+  Push(*r, 1, 2);
+  const auto replica_before = ReadWholeFile(ReplicaPath());
+  auto refused = r->Receive(3, Forged(Decoded(3), [](SegmentHeader& h) { h.previous_sha256[5] ^= 0x10; }));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().reason(), "replica_diverged");
+  EXPECT_TRUE(refused.status().message().starts_with("receive segment 3: segment 3: ")) << refused.status().message();
+  EXPECT_NE(refused.status().message().find(HexOf(Decoded(2).header.segment_sha256)), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(StoredSegments(), 2u);
+  EXPECT_TRUE(ReadWholeFile(ReplicaPath()).value() == replica_before.value()) << "the replica changed";
+  EXPECT_TRUE(r->serveable());  // nothing was written: the last good state is still served
 }
 
 TEST_F(StandbyReplicaTest, ASegmentThatDoesNotFollowTheReplicaStopsApplyingForGood) {
