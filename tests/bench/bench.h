@@ -88,6 +88,22 @@ struct CaptureBenchArgs {
 // returns false on a setup failure or request errors.
 bool RunCaptureBench(const CaptureBenchArgs& args, std::string* error);
 
+// ---- the replication section (replication_bench.cpp) -------------------------
+
+struct ReplicationBenchArgs {
+  std::string walship;
+  std::string dir;
+  std::vector<std::string> bodies;
+  double warmup_s = 1, measure_s = 5;
+  ClientKind client = ClientKind::kRaw;
+  int clients = 32;
+};
+
+// Replication lag under the PUT load (default checkpoints and 100 ms ones)
+// and PUT/s with a sync standby against an async one. Prints its own table
+// and summary; false on a setup failure or request errors.
+bool RunReplicationBench(const ReplicationBenchArgs& args, std::string* error);
+
 // ---- raw SQLite baseline (sqlite_baseline.cpp) ------------------------------
 
 // A new database `path` in WAL mode with synchronous=FULL, one table with a

@@ -110,6 +110,7 @@ int main(int argc, char** argv) {
   std::string node_toml;
   int capture_rounds = 2;
   std::string capture_toml;
+  bool no_replication = false;
   app.add_option("--walship", walship, "the walship binary")->required()->check(CLI::ExistingFile);
   app.add_option("--seconds", seconds, "measured seconds per phase")->capture_default_str()->check(CLI::Range(0.2, 600.0));
   app.add_option("--warmup", warmup, "warm-up seconds before each phase")->capture_default_str()->check(CLI::Range(0.0, 60.0));
@@ -131,6 +132,7 @@ int main(int argc, char** argv) {
   app.add_option("--capture-rounds", capture_rounds,
                  "alternating rounds of fresh capture-on and capture-off nodes (0: skip the capture section)")
       ->capture_default_str()->check(CLI::Range(0, 20));
+  app.add_flag("--no-replication", no_replication, "skip the replication section (lag to a standby, sync vs async)");
   app.add_option("--capture-toml", capture_toml,
                  "more keys of the [segments] table for the capture section's nodes (\"zstd_level = 1\")");
   app.add_flag("--strict", strict, "exit 3 when a target is missed");
@@ -345,6 +347,13 @@ int main(int argc, char** argv) {
     wb::CaptureBenchArgs ca{walship, dir, bodies, warmup, seconds, kind, put_clients, capture_rounds, capture_toml};
     if (!wb::RunCaptureBench(ca, &err)) {
       std::fprintf(stderr, "walship_bench: capture section: %s\n", err.empty() ? "request errors" : err.c_str());
+      return 1;
+    }
+  }
+  if (!no_replication) {
+    wb::ReplicationBenchArgs ra{walship, dir, bodies, warmup, seconds, kind, put32->clients};
+    if (!wb::RunReplicationBench(ra, &err)) {
+      std::fprintf(stderr, "walship_bench: replication section: %s\n", err.empty() ? "request errors" : err.c_str());
       return 1;
     }
   }
