@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <chrono>
 
 #include "base/fs.h"
@@ -187,6 +189,32 @@ Status StandbyReplica::ResetToChainStart(const DecodedSegmentHeader& start, std:
   return Status::Ok();
 }
 
+namespace {
+
+// Fault injection for the crash tests (tests/integration/standby_test.cpp):
+// WALSHIP_FAILPOINT_KILL_MID_APPLY=N makes the N-th apply of this process
+// write its first commit's pages only, then SIGKILL the process: a kill -9
+// that lands inside an apply, every time. Unset in production.
+int64_t KillMidApplyAt() {
+  static const int64_t at = [] {
+    const char* v = std::getenv("WALSHIP_FAILPOINT_KILL_MID_APPLY");
+    return v != nullptr ? std::atoll(v) : 0;
+  }();
+  return at;
+}
+
+}  // namespace
+
+void StandbyReplica::MaybeKillMidApply(const DecodedSegment& segment) {
+  if (KillMidApplyAt() <= 0 || ++applies_ != KillMidApplyAt() || !applier_ || segment.header.header.chain_start()) {
+    return;
+  }
+  gate_.Apply([&] { return applier_->Apply(segment, segment.header.header.first_txid); })
+      .IgnoreError();  // the process dies next; the next start repairs what this left
+  LogWarn("failpoint: killing the process in the middle of an apply", {{"sequence", segment.header.header.sequence}});
+  ::raise(SIGKILL);
+}
+
 Status StandbyReplica::ApplyStored(const DecodedSegment& segment, bool after_crash) {
   const int64_t started = clock_.MonotonicNanos();
   Status s = gate_.Apply([&] {
@@ -333,6 +361,7 @@ Result<ReplicaState> StandbyReplica::Receive(uint64_t sequence, std::string_view
   if (Status s = store_->Publish(EncodedSegment{std::string(bytes), d}); !s.ok()) {
     return Fail(s.Wrap(context + ": store"));
   }
+  MaybeKillMidApply(*segment);
   if (Status s = ApplyStored(*segment, /*after_crash=*/false); !s.ok()) {
     Status failed = s.code() == Code::kCorruption ? s.WithReason("replica_diverged") : s;
     return Fail(failed.Wrap(context));

@@ -124,6 +124,8 @@ class StandbyReplica {
   Status ResetToChainStart(const DecodedSegmentHeader& start, std::string_view why);
   // Applies a decoded, checked, stored segment through the gate and fsyncs.
   Status ApplyStored(const DecodedSegment& segment, bool after_crash);
+  // Crash tests only (WALSHIP_FAILPOINT_KILL_MID_APPLY, see the .cpp).
+  void MaybeKillMidApply(const DecodedSegment& segment);
   // Checks a decoded segment against the applied state (not the bytes).
   Status CheckFollows(const DecodedSegmentHeader& h) const;
   // Records `h` as applied (mu_ held).
@@ -146,7 +148,8 @@ class StandbyReplica {
   ReplicaState state_;
   std::atomic<int64_t> primary_txid_{-1};
   std::atomic<bool> has_database_{false};  // mirrors state_.has_database
-  std::atomic<bool> serveable_{true};      // changed only inside the gate (or before readers exist)
+  std::atomic<bool> serveable_{true};
+  int64_t applies_ = 0;  // under mu_; counts applies for the crash tests' failpoint      // changed only inside the gate (or before readers exist)
 
   Counter& segments_applied_;
   Counter& bytes_received_;

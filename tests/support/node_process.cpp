@@ -20,9 +20,11 @@ std::string Slurp(const std::string& path) {
   return ss.str();
 }
 
-pid_t SpawnTo(const std::vector<std::string>& argv, const std::string& out_path) {
+pid_t SpawnTo(const std::vector<std::string>& argv, const std::string& out_path,
+              const std::vector<std::string>& env) {
   pid_t pid = fork();
   if (pid != 0) return pid;
+  for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));  // the child's copy only
   int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd >= 0) {
     dup2(fd, 1);
@@ -55,7 +57,7 @@ std::unique_ptr<NodeProcess> NodeProcess::Start(NodeOptions o, std::string* erro
   std::ifstream existing(node->log_path_, std::ios::ate);
   std::streamoff offset = existing ? static_cast<std::streamoff>(existing.tellg()) : 0;
   if (offset < 0) offset = 0;
-  node->pid_ = SpawnTo(argv, node->log_path_);
+  node->pid_ = SpawnTo(argv, node->log_path_, o.env);
   const std::regex listening("listening url=http://127\\.0\\.0\\.1:([0-9]+)");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.start_timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {

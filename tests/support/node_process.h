@@ -18,6 +18,7 @@ struct NodeOptions {
   std::string config_toml;               // written to data_dir/../<name>.toml when not empty
   std::vector<std::string> extra_args;   // appended after `serve ...`
   std::string listen = "127.0.0.1:0";     // a fixed port to come back on after a restart
+  std::vector<std::string> env;           // NAME=VALUE added to the node's environment
   std::string log_path;                  // default: data_dir + ".log"
   int start_timeout_ms = 15000;
 };
@@ -61,6 +62,7 @@ std::string Slurp(const std::string& path);
 
 // fork/exec of argv (argv[0] is the binary's path) with stdout and stderr
 // appended to out_path; returns the child's pid.
-pid_t SpawnTo(const std::vector<std::string>& argv, const std::string& out_path);
+pid_t SpawnTo(const std::vector<std::string>& argv, const std::string& out_path,
+              const std::vector<std::string>& env = {});
 
 }  // namespace walship::testing
