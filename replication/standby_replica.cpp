@@ -206,9 +206,9 @@ int64_t KillMidApplyAt() {
 }  // namespace
 
 void StandbyReplica::MaybeKillMidApply(const DecodedSegment& segment) {
-  if (KillMidApplyAt() <= 0 || ++applies_ != KillMidApplyAt() || !applier_ || segment.header.header.chain_start()) {
-    return;
-  }
+  // Counts only applies it can cut in two: a segment that follows another.
+  if (KillMidApplyAt() <= 0 || !applier_ || segment.header.header.chain_start()) return;
+  if (++applies_ != KillMidApplyAt()) return;
   gate_.Apply([&] { return applier_->Apply(segment, segment.header.header.first_txid); })
       .IgnoreError();  // the process dies next; the next start repairs what this left
   LogWarn("failpoint: killing the process in the middle of an apply", {{"sequence", segment.header.header.sequence}});

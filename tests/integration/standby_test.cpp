@@ -321,8 +321,14 @@ TEST_F(StandbyTest, AStandbyKilledInTheMiddleOfAnApplyTwentyTimesConverges) {
     standby_->Kill9();
     standby_ = StartStandby(standby_port, {"WALSHIP_FAILPOINT_KILL_MID_APPLY=" + std::to_string(n)});
     ASSERT_NE(standby_, nullptr) << "round " << round;
-    for (int i = 0; i < 500 && standby_->Running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (!standby_->Running()) ++killed_mid_apply;
+    for (int i = 0; i < 1500 && standby_->Running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!standby_->Running()) {
+      ++killed_mid_apply;
+    } else {
+      ADD_FAILURE() << "round " << round << ": the standby did not reach apply " << n << " in 15 s\nstandby log:\n"
+                    << LogTail(standby_->log_path(), 15) << "\nprimary status: "
+                    << GetJson(*primary_, "/v1/status")["replication"].dump();
+    }
   }
   standby_->Kill9();
   standby_ = StartStandby(standby_port);
