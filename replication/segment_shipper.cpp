@@ -199,12 +199,8 @@ Status SegmentShipper::ShipPending() {
   if (it != entries->end()) {
     from = static_cast<size_t>(it - entries->begin());
   } else {
-    auto start = StartOver(*entries);
+    auto start = StartOver(*entries, next);
     if (!start.ok()) return start.status();
-    if (position_->has_database && (*entries)[*start].sequence < next) {
-      return Status::NotFound("the standby " + link_.Describe() + " needs segment " + std::to_string(next) +
-                              ", which this primary's store does not hold (and no newer base follows it)");
-    }
     from = *start;
   }
   WALSHIP_RETURN_IF_ERROR(PushFrom(*entries, from));
@@ -217,22 +213,33 @@ void SegmentShipper::CaughtUp() {
   if (options_.on_caught_up) options_.on_caught_up();
 }
 
-Result<size_t> SegmentShipper::StartOver(const std::vector<SegmentFileEntry>& entries) {
+Result<size_t> SegmentShipper::StartOver(const std::vector<SegmentFileEntry>& entries, uint64_t next) {
   auto start = NewestChainStart(entries);
   if (!start.ok()) return start.status().Wrap("ship segments");
-  if (options_.snapshot_after_bytes < 0 || !options_.request_snapshot) return start;
   const uint64_t chain_start = entries[*start].sequence;
+  // A standby with a database whose next segment this store lacks (and no
+  // newer chain start follows it) cannot replay: only a snapshot helps.
+  const bool replay_possible = next == 0 || chain_start >= next;
+  const auto cannot_replay = [&] {
+    return Status::NotFound("the standby " + link_.Describe() + " needs segment " + std::to_string(next) +
+                            ", which this primary's store does not hold (and no newer base follows it)");
+  };
+  const bool snapshots = options_.snapshot_after_bytes >= 0 && options_.request_snapshot;
+  if (!snapshots) return replay_possible ? Result<size_t>(*start) : Result<size_t>(cannot_replay());
   if (snapshot_requested_ms_ != 0 && chain_start > snapshot_after_sequence_) {
     snapshot_requested_ms_ = 0;  // the snapshot and a segment after it are here
     return start;
   }
   int64_t chain_bytes = 0;
   for (size_t i = *start; i < entries.size(); ++i) chain_bytes += entries[i].bytes;
-  if (chain_bytes <= options_.snapshot_after_bytes) return start;
+  if (replay_possible && chain_bytes <= options_.snapshot_after_bytes) return start;
   const int64_t now = clock_.NowUnixMillis();
   if (snapshot_requested_ms_ == 0) {
     LogInfo("the standby starts over: asking for a snapshot rather than a replay",
-            {{"standby", link_.Describe()}, {"chain_bytes", chain_bytes}, {"chain_start", chain_start}});
+            {{"standby", link_.Describe()},
+             {"chain_bytes", chain_bytes},
+             {"chain_start", chain_start},
+             {"replay_possible", replay_possible}});
     options_.request_snapshot();
     snapshot_requested_ms_ = now;
     snapshot_after_sequence_ = chain_start;
@@ -241,9 +248,10 @@ Result<size_t> SegmentShipper::StartOver(const std::vector<SegmentFileEntry>& en
     return Status::Unavailable("waiting for a snapshot (a new base) and the first segment after it")
         .WithReason("snapshot_pending");
   }
+  snapshot_requested_ms_ = 0;  // ask again next round
+  if (!replay_possible) return cannot_replay();
   LogWarn("no segment followed the snapshot in time (no writes?): the standby replays the chain instead",
           {{"standby", link_.Describe()}, {"chain_bytes", chain_bytes}});
-  snapshot_requested_ms_ = 0;
   return start;
 }
 

@@ -130,10 +130,12 @@ class SegmentShipper {
   Counter& shipped_bytes_;
   Counter& retries_total_;
 
-  // Where to ship from when the standby must start over: the newest chain
-  // start, or, while a requested snapshot is awaited, kUnavailable with
-  // reason "snapshot_pending".
-  Result<size_t> StartOver(const std::vector<SegmentFileEntry>& entries);
+  // Where to ship from when the standby must start over (`next`: the
+  // segment it needs, 0 when it is empty): the newest chain start, or, while
+  // a requested snapshot is awaited, kUnavailable with reason
+  // "snapshot_pending"; kNotFound when the store lacks `next` and no
+  // snapshot came.
+  Result<size_t> StartOver(const std::vector<SegmentFileEntry>& entries, uint64_t next);
 
   std::optional<StandbyPosition> position_;  // shipper thread only; unknown until asked
   int64_t snapshot_requested_ms_ = 0;        // shipper thread only; 0: none awaited

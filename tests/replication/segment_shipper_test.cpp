@@ -173,6 +173,49 @@ TEST_F(SegmentShipperTest, AStandbyStartingOverGetsASnapshotInsteadOfTheWholeCha
   ExpectStandbyEqualsPrimary();
 }
 
+TEST_F(SegmentShipperTest, AStandbyWhoseNextSegmentIsGoneGetsASnapshot) {
+  StartNewDatabase();
+  WriteAndCheckpoint("a");
+  SegmentShipper shipper(*store_, *link_, ShipperOptions{}, clock_, shipper_metrics_);
+  ASSERT_TRUE(shipper.ShipPending().ok());
+  const uint64_t applied = NewestSequence();
+  WriteAndCheckpoint("b");
+  WriteAndCheckpoint("c");
+  // The segment the standby needs next is no longer in the store (what
+  // retention will do): set it aside, as an operator would.
+  auto entries = store_->List();
+  ASSERT_TRUE(entries.ok());
+  const SegmentFileEntry* gone = nullptr;
+  for (const auto& e : *entries) {
+    if (e.sequence == applied + 1) gone = &e;
+  }
+  ASSERT_NE(gone, nullptr);
+  ASSERT_TRUE(MoveIntoFolder(gone->path, tmp_.Sub("retired"), "gone.wseg").ok());
+
+  // Without snapshots: a named error, nothing pushed.
+  Status stuck = shipper.ShipPending();
+  EXPECT_EQ(stuck.code(), Code::kNotFound) << stuck.ToString();
+  EXPECT_EQ(stuck.message(), "the standby in-process standby needs segment " + std::to_string(applied + 1) +
+                                 ", which this primary's store does not hold (and no newer base follows it)");
+
+  // With snapshots (whatever the replay would cost): a snapshot, then on.
+  bool requested = false;
+  ShipperOptions options;
+  options.snapshot_after_bytes = 1ll << 40;  // a replay would be cheap, but there is none
+  options.request_snapshot = [&] { requested = true; };
+  SegmentShipper snapshotting(*store_, *link_, options, clock_, shipper_metrics_);
+  EXPECT_EQ(snapshotting.ShipPending().reason(), "snapshot_pending");
+  EXPECT_TRUE(requested);
+  Status snap = capture_->TakeSnapshot(db_, "standby bootstrap");
+  ASSERT_TRUE(snap.ok()) << snap.ToString();
+  WriteAndCheckpoint("d");
+  Status shipped = snapshotting.ShipPending();
+  ASSERT_TRUE(shipped.ok()) << shipped.ToString();
+  EXPECT_EQ(replica_->State().sequence, NewestSequence());
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  ExpectStandbyEqualsPrimary();
+}
+
 TEST_F(SegmentShipperTest, FailuresAreRetriedWithBackoffUntilTheStandbyAnswers) {
   StartNewDatabase();
   WriteAndCheckpoint("a");
