@@ -10,6 +10,13 @@ namespace walship {
 int Node::Run(const std::function<void()>& on_ready) {
   loop_.AddRepeatingTimer(static_cast<uint64_t>(config_.checkpoint_interval_ms),
                           [this] { store_.RequestCheckpoint(); });
+  // The writer collects new commits after a commit, at most every collect
+  // interval; when writes pause, the last ones would wait for the next
+  // checkpoint (a second) to be sealed and shipped. This tick collects them.
+  if (config_.segments_collect_interval_ms > 0) {
+    loop_.AddRepeatingTimer(static_cast<uint64_t>(config_.segments_collect_interval_ms),
+                            [this] { store_.RequestCollect(); });
+  }
   loop_.OnSignal(SIGTERM, [this](int s) { OnShutdownSignal(s); });
   loop_.OnSignal(SIGINT, [this](int s) { OnShutdownSignal(s); });
   on_ready();

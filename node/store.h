@@ -76,8 +76,9 @@ class Store {
     replication_wait_ = std::move(wait);
     if (capture_) capture_->SetCollectGate(std::move(shipper_idle));
   }
+  // Asks the writer to seal the commits that pend (see WalCapture::CollectNow).
   void RequestCollect() {
-    if (writer_) writer_->RequestCollect();
+    if (writer_ && capture_) writer_->RequestCollect();
   }
 
   // Asks the writer for a snapshot (a new base) for a standby to start on.

@@ -356,7 +356,11 @@ void WalCapture::AfterCommit(int64_t txid, int64_t commit_unix_ms) {
 
 void WalCapture::CollectNow() {
   if (collect_blocked_ || pending_.empty()) return;
-  last_collect_ns_ = clock_.MonotonicNanos();
+  const int64_t now = clock_.MonotonicNanos();
+  // Asynchronous: the node's collect tick; commits collected a moment ago
+  // by AfterCommit need no second, tiny segment. Synchronous: at once.
+  if (!collect_gate_ && now - last_collect_ns_ < collect_interval_ns_.load() / 2) return;
+  last_collect_ns_ = now;
   if (Status s = Collect(); !s.ok()) collect_blocked_ = true;  // the next checkpoint deals with it
 }
 

@@ -83,6 +83,9 @@ class WalCapture final : public CheckpointHook {
   // carries every commit made while the previous one travelled: group
   // commit for replication. Call before the writer runs.
   void SetCollectGate(std::function<bool()> ready) { collect_gate_ = std::move(ready); }
+  // Between groups, when asked (the node's collect tick, or the shipper in
+  // sync mode): seals the commits that pend. Without a gate, not within half
+  // a collect interval of the last collect.
   void CollectNow() override;
   ~WalCapture() override;
 

@@ -482,6 +482,34 @@ TEST_F(StandbyTest, SyncModeLosesNoAcknowledgedWriteWhenThePrimaryIsKilled) {
   EXPECT_EQ(missing, 0) << "of " << acked_.size() << " acknowledged writes";
 }
 
+// A write after which the primary goes quiet is sealed by the collect tick
+// (every 100 ms), not left for the next checkpoint (here 10 s away).
+TEST_F(StandbyTest, TheLastWriteBeforeAPauseReachesTheStandbyWithoutWaitingForACheckpoint) {
+  standby_ = StartStandby();
+  ASSERT_NE(standby_, nullptr);
+  primary_ = StartPrimary(standby_->url(), "[checkpoint]\ninterval_ms = 10000\n");
+  ASSERT_NE(primary_, nullptr);
+  auto client = primary_->Client();
+  auto standby = standby_->Client();
+  for (int i = 0; i < 5; ++i) {
+    // The first write after a pause is collected at once; the one right
+    // after it, within the collect interval, is the one that would wait.
+    auto first = client->Put(("/v1/archives/pause/first-" + std::to_string(i)).c_str(), "x", "text/plain");
+    ASSERT_TRUE(first && first->status == 201);
+    const std::string path = "/v1/archives/pause/" + std::to_string(i);
+    auto put = client->Put(path.c_str(), "then nothing for a while", "text/plain");
+    ASSERT_TRUE(put && put->status == 201);
+    const std::string position = ParseBody(put->body).value("position", "");
+    const auto acked = std::chrono::steady_clock::now();
+    auto got = standby->Get((path + "?min_position=" + position).c_str());
+    const auto lag = std::chrono::steady_clock::now() - acked;
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->status, 200) << got->body;
+    EXPECT_LT(lag, std::chrono::milliseconds(1000)) << "write " << i << " waited for a checkpoint";
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+}
+
 TEST_F(StandbyTest, APrimaryStoppingShipsItsLastSegmentFirst) {
   standby_ = StartStandby();
   ASSERT_NE(standby_, nullptr);
