@@ -186,6 +186,16 @@ Status SegmentShipper::ShipPending() {
                               std::to_string(newest) + ": it follows another primary, or this store lost segments");
     }
     UpdateStats([](ShipperStats& st) { st.behind_since_unix_ms = 0; });
+    // The standby says it has our newest segment, but no push answer said
+    // so (an answer lost on the way, or a restart of this primary): push it
+    // again. The same bytes are a no-op there, and the answer is what sync
+    // writes may be released by; a position merely reported is not.
+    bool credited = false;
+    {
+      std::lock_guard lock(mu_);
+      credited = standby_txid_ >= position_->txid;
+    }
+    if (!credited) WALSHIP_RETURN_IF_ERROR(PushFrom(*entries, entries->size() - 1));
     CaughtUp();
     return Status::Ok();
   }

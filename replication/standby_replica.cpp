@@ -137,7 +137,9 @@ Status StandbyReplica::Recover() {
       applier_.reset();
     }
   }
-  return RebuildFromChainStart(newest->header, "the replica matches none of the newest segments");
+  WALSHIP_RETURN_IF_ERROR(RebuildFromChainStart(newest->header, "the replica matches none of the newest segments"));
+  serveable_ = true;  // whole again (a failed attempt above may have cleared it); no reader exists yet
+  return Status::Ok();
 }
 
 Status StandbyReplica::RebuildFromChainStart(const DecodedSegmentHeader& newest, std::string_view why) {
@@ -387,8 +389,8 @@ Result<std::string> StandbyReplica::Resync() {
                             "its data folder and segment store aside by hand");
   }
   Status moved = gate_.Apply([&]() -> Status {
-    has_database_ = false;  // inside the gate: no reader opens the files being moved
     WALSHIP_RETURN_IF_ERROR(EnsureDirectory(dest));
+    has_database_ = false;  // inside the gate: no reader opens the files being moved
     if (::access(replica_path_.c_str(), F_OK) == 0) {
       WALSHIP_RETURN_IF_ERROR(MoveIntoFolder(replica_path_, dest, "index.db").status());
     }

@@ -358,8 +358,13 @@ void WalCapture::CollectNow() {
   if (collect_blocked_ || pending_.empty()) return;
   const int64_t now = clock_.MonotonicNanos();
   // Asynchronous: the node's collect tick; commits collected a moment ago
-  // by AfterCommit need no second, tiny segment. Synchronous: at once.
-  if (!collect_gate_ && now - last_collect_ns_ < collect_interval_ns_.load() / 2) return;
+  // by AfterCommit need no second, tiny segment. Synchronous: only while the
+  // shipper is idle (the tick must not cut segments under a push in flight).
+  if (collect_gate_) {
+    if (!collect_gate_()) return;  // a push travels: its answer asks again
+  } else if (now - last_collect_ns_ < collect_interval_ns_.load() / 2) {
+    return;
+  }
   last_collect_ns_ = now;
   if (Status s = Collect(); !s.ok()) collect_blocked_ = true;  // the next checkpoint deals with it
 }

@@ -122,6 +122,27 @@ TEST_F(SegmentShipperTest, ShipsEverySegmentToAnEmptyStandbyThenOnlyWhatIsNew) {
   ExpectStandbyEqualsPrimary();
 }
 
+TEST_F(SegmentShipperTest, AStandbyAlreadyUpToDateIsCreditedOnlyByAPushAnswer) {
+  StartNewDatabase();
+  WriteAndCheckpoint("a");
+  {
+    SegmentShipper first(*store_, *link_, ShipperOptions{}, clock_, shipper_metrics_);
+    ASSERT_TRUE(first.ShipPending().ok());
+  }
+  // A restarted primary (or one whose push answer was lost): the standby
+  // says it has everything, but only an answer to a push may release a
+  // sync write, so the newest segment goes again (a no-op there).
+  const size_t pushes_before = link_->pushed_.size();
+  SegmentShipper restarted(*store_, *link_, ShipperOptions{}, clock_, shipper_metrics_);
+  EXPECT_EQ(restarted.WaitShipped(txid_, 1).reason(), "replication_timeout");
+  ASSERT_TRUE(restarted.ShipPending().ok());
+  ASSERT_EQ(link_->pushed_.size(), pushes_before + 1);
+  EXPECT_EQ(link_->pushed_.back(), NewestSequence());
+  EXPECT_TRUE(restarted.WaitShipped(txid_, 1).ok());
+  ASSERT_TRUE(restarted.ShipPending().ok());  // credited now: nothing more is sent
+  EXPECT_EQ(link_->pushed_.size(), pushes_before + 1);
+}
+
 TEST_F(SegmentShipperTest, AnAdoptedDatabaseShipsItsBaseBeforeTheSegments) {
   // A database made before the node captured anything: the chain starts on
   // a base snapshot of it.

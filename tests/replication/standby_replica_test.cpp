@@ -357,6 +357,42 @@ TEST_F(StandbyReplicaTest, AKillInTheMiddleOfAnApplyIsRepairedAtStartUp) {
   ExpectReplicaEqualsPrimary();
 }
 
+TEST_F(StandbyReplicaTest, AReplicaRebuiltAtStartUpAfterAFailedRepairIsServedAgain) {
+  MakePrimarySegments();
+  const size_t n = segments_.size();
+  {
+    auto r = OpenReplica();
+    Push(*r, 1, n - 1);
+  }
+  // A kill in the middle of segment n, and a damaged page that segment n
+  // does not write: applying it again cannot make the replica whole.
+  DecodedSegment last = Decoded(n);
+  {
+    auto store = SegmentStore::Open(tmp_.Sub("standby/segments"));
+    ASSERT_TRUE((*store)->Publish(EncodedSegment{segments_[n - 1], last.header}).ok());
+    auto applier = SegmentApplier::Open(ReplicaPath(), kCapturePageSize);
+    ASSERT_TRUE(applier->Apply(last, last.header.header.first_txid).ok());
+  }
+  std::set<uint32_t> rewritten;
+  for (const auto& f : last.frames) rewritten.insert(f.page_number);
+  uint32_t page = 2;
+  while (rewritten.count(page) != 0) ++page;
+  auto bytes = ReadWholeFile(ReplicaPath());
+  ASSERT_TRUE(bytes.ok());
+  std::string damaged = *bytes;
+  damaged[(page - 1) * kCapturePageSize + 7] ^= 0x20;
+  ASSERT_TRUE(WriteFileAtomically(ReplicaPath(), damaged).ok());
+
+  LogRecorder log;
+  auto r = OpenReplica();
+  ASSERT_TRUE(r->Health().ok()) << r->Health().ToString();
+  EXPECT_TRUE(log.Contains("standby replica rebuilt"));
+  EXPECT_TRUE(r->serveable()) << "a replica rebuilt whole is refused to readers";
+  EXPECT_EQ(r->State().sequence, n);
+  r.reset();
+  ExpectReplicaEqualsPrimary();
+}
+
 TEST_F(StandbyReplicaTest, ASegmentStoredButNotAppliedIsAppliedAtStartUp) {
   MakePrimarySegments();
   const size_t n = segments_.size();

@@ -288,11 +288,15 @@ TEST_F(WalCaptureGateTest, AClosedGateLetsCommitsPendUntilCollectNowSealsThemInO
   PutRows("c", 3);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_TRUE(WaitForSegments(1)) << "a commit was sealed while the gate was closed";
-  capture_->CollectNow();  // the shipper caught up
+  capture_->CollectNow();  // the collect tick, while a push still travels: nothing
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(WaitForSegments(1)) << "CollectNow sealed under a push in flight";
+  shipper_idle = true;  // the shipper caught up and asks
+  capture_->CollectNow();
   ASSERT_TRUE(WaitForSegments(2));
   std::vector<DecodedSegmentHeader> headers = Headers();
   EXPECT_EQ(headers.back().header.commits.size(), 3u);  // one segment for the three commits
-  shipper_idle = true;  // an open gate seals each commit at once
+  // An open gate seals each commit at once.
   PutRows("d", 3);
   ASSERT_TRUE(WaitForSegments(3));
   EXPECT_EQ(Headers().back().header.first_txid, static_cast<uint64_t>(txid_));
