@@ -34,6 +34,18 @@ namespace {
 
 using nlohmann::json;
 
+// Stops and joins a background load however the test ends: an ASSERT that
+// returns with the thread still joinable would abort the whole binary and
+// hide its own message.
+struct StopLoadOnExit {
+  std::atomic<bool>& stop;
+  std::thread& load;
+  ~StopLoadOnExit() {
+    stop = true;
+    if (load.joinable()) load.join();
+  }
+};
+
 std::string ContentFor(const std::string& key) {
   std::string s = "content of " + key + ":";
   std::mt19937 g(static_cast<uint32_t>(std::hash<std::string>{}(key)));
@@ -254,6 +266,7 @@ TEST_F(StandbyTest, AStandbyKilledDuringLoadCatchesUpWithNoGap) {
 
   std::atomic<bool> stop{false};
   std::thread load([&] { Load("gap", 4, 1 << 30, &stop); });
+  StopLoadOnExit load_guard{stop, load};
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   standby_->Kill9();  // mid-apply, likely
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
@@ -283,6 +296,7 @@ TEST_F(StandbyTest, AStandbyKilledAgainAndAgainEndsIdentical) {
   ASSERT_NE(primary_, nullptr);
   std::atomic<bool> stop{false};
   std::thread load([&] { Load("kills", 4, 1 << 30, &stop); });
+  StopLoadOnExit load_guard{stop, load};
   std::mt19937 g(TestSeed());
   for (int round = 0; round < 20; ++round) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100 + g() % 300));
@@ -314,6 +328,7 @@ TEST_F(StandbyTest, AStandbyKilledInTheMiddleOfAnApplyTwentyTimesConverges) {
   ASSERT_NE(primary_, nullptr);
   std::atomic<bool> stop{false};
   std::thread load([&] { Load("mid-apply", 4, 1 << 30, &stop); });
+  StopLoadOnExit load_guard{stop, load};
   std::mt19937 g(TestSeed());
   int killed_mid_apply = 0;
   for (int round = 0; round < 20; ++round) {
@@ -381,6 +396,7 @@ TEST_F(StandbyTest, AStandbyWhoseDataIsDeletedStartsOverFromASnapshot) {
   // Writes go on while it starts: the first one after the snapshot ships it.
   std::atomic<bool> stop{false};
   std::thread load([&] { Load("third", 2, 1 << 30, &stop); });
+  StopLoadOnExit load_guard{stop, load};
   standby_ = StartStandby(standby_port);
   ASSERT_NE(standby_, nullptr);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
@@ -464,6 +480,7 @@ TEST_F(StandbyTest, SyncModeLosesNoAcknowledgedWriteWhenThePrimaryIsKilled) {
   ASSERT_NE(primary_, nullptr);
   std::atomic<bool> stop{false};
   std::thread load([&] { Load("sync-kill", 8, 1 << 30, &stop); });
+  StopLoadOnExit load_guard{stop, load};
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   primary_->Kill9();  // writes in flight: some answered, some cut off
   stop = true;
