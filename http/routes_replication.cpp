@@ -51,18 +51,35 @@ void NotePrimaryPosition(StandbyReplica& replica, const httplib::Request& req) {
   if (p.ok()) replica.NotePrimaryPosition(p->txid);
 }
 
+// What both pushes share: the body read whole (within the segment limit),
+// this node a standby, the sequence in the path a number. Answers and
+// returns false when one does not hold.
+bool ReadPush(RouteContext& ctx, const httplib::Request& req, httplib::Response& res,
+              const httplib::ContentReader& reader, const char* what, RequestBody* body, StandbyReplica** replica,
+              uint64_t* sequence) {
+  if (Status s = ReadBodyLimited(reader, ctx, body, ctx.config.replication_max_segment_bytes); !s.ok()) {
+    ReplyBodyError(res, s);
+    return false;
+  }
+  *replica = StandbyOrReply(ctx, res);
+  if (*replica == nullptr) return false;
+  auto parsed = ParseSequence(req.matches[1]);
+  if (!parsed) {
+    ReplyError(res, Status::InvalidArgument(std::string(what) + " sequence must be a decimal number"));
+    return false;
+  }
+  *sequence = *parsed;
+  return true;
+}
+
 void PutSegment(RouteContext& ctx, const httplib::Request& req, httplib::Response& res,
                 const httplib::ContentReader& reader) {
   RequestBody body(ctx.body_budget);
-  if (Status s = ReadBodyLimited(reader, ctx, &body, ctx.config.replication_max_segment_bytes); !s.ok()) {
-    return ReplyBodyError(res, s);
-  }
-  StandbyReplica* replica = StandbyOrReply(ctx, res);
-  if (replica == nullptr) return;
-  auto sequence = ParseSequence(req.matches[1]);
-  if (!sequence) return ReplyError(res, Status::InvalidArgument("segment sequence must be a decimal number"));
+  StandbyReplica* replica = nullptr;
+  uint64_t sequence = 0;
+  if (!ReadPush(ctx, req, res, reader, "segment", &body, &replica, &sequence)) return;
   NotePrimaryPosition(*replica, req);
-  auto state = replica->Receive(*sequence, body.text);
+  auto state = replica->Receive(sequence, body.text);
   if (!state.ok()) return ReplyError(res, state.status());
   ReplyJson(res, 200, Dump(ReplicaStateJson(*state)));
 }
@@ -70,15 +87,11 @@ void PutSegment(RouteContext& ctx, const httplib::Request& req, httplib::Respons
 void PutBase(RouteContext& ctx, const httplib::Request& req, httplib::Response& res,
              const httplib::ContentReader& reader) {
   RequestBody body(ctx.body_budget);
-  if (Status s = ReadBodyLimited(reader, ctx, &body, ctx.config.replication_max_segment_bytes); !s.ok()) {
-    return ReplyBodyError(res, s);
-  }
-  StandbyReplica* replica = StandbyOrReply(ctx, res);
-  if (replica == nullptr) return;
-  auto sequence = ParseSequence(req.matches[1]);
-  if (!sequence) return ReplyError(res, Status::InvalidArgument("base sequence must be a decimal number"));
-  if (Status s = replica->ReceiveBase(*sequence, body.text); !s.ok()) return ReplyError(res, s);
-  ReplyJson(res, 200, Dump(json{{"stored", true}, {"sequence", *sequence}}));
+  StandbyReplica* replica = nullptr;
+  uint64_t sequence = 0;
+  if (!ReadPush(ctx, req, res, reader, "base", &body, &replica, &sequence)) return;
+  if (Status s = replica->ReceiveBase(sequence, body.text); !s.ok()) return ReplyError(res, s);
+  ReplyJson(res, 200, Dump(json{{"stored", true}, {"sequence", sequence}}));
 }
 
 }  // namespace

@@ -142,11 +142,14 @@ Status StandbyReplica::Recover() {
   return Status::Ok();
 }
 
+Result<std::string> StandbyReplica::QuarantineReplica() {
+  return MoveIntoFolder(replica_path_, quarantine_dir_, "index.db." + std::to_string(clock_.NowUnixMillis()));
+}
+
 Status StandbyReplica::RebuildFromChainStart(const DecodedSegmentHeader& newest, std::string_view why) {
   LogWarn("standby rebuilds its replica from the chain start", {{"why", why}, {"through", newest.header.sequence}});
   if (FileSizeOrZero(replica_path_) > 0) {
-    auto moved = MoveIntoFolder(replica_path_, quarantine_dir_,
-                                "index.db." + std::to_string(clock_.NowUnixMillis()));
+    auto moved = QuarantineReplica();
     if (!moved.ok()) return moved.status().Wrap("rebuild the replica");
     LogWarn("previous replica moved to quarantine", {{"path", *moved}});
   } else if (::unlink(replica_path_.c_str()) != 0 && errno != ENOENT) {
@@ -172,8 +175,7 @@ Status StandbyReplica::RebuildFromChainStart(const DecodedSegmentHeader& newest,
 Status StandbyReplica::ResetToChainStart(const DecodedSegmentHeader& start, std::string_view why) {
   const uint64_t sequence = start.header.sequence;
   if (FileSizeOrZero(replica_path_) > 0) {
-    auto moved = MoveIntoFolder(replica_path_, quarantine_dir_,
-                                "index.db." + std::to_string(clock_.NowUnixMillis()));
+    auto moved = QuarantineReplica();
     if (!moved.ok()) return moved.status();
     LogWarn("replica replaced by a new chain start; the previous one is in quarantine",
             {{"why", why}, {"sequence", sequence}, {"path", *moved}});

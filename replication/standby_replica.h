@@ -122,6 +122,8 @@ class StandbyReplica {
   // Sets the replica file to the chain start's base (or the empty file),
   // moving any other replica to quarantine.
   Status ResetToChainStart(const DecodedSegmentHeader& start, std::string_view why);
+  // Moves the replica file into DATA/quarantine/ (never deleted); where it went.
+  Result<std::string> QuarantineReplica();
   // Applies a decoded, checked, stored segment through the gate and fsyncs.
   Status ApplyStored(const DecodedSegment& segment, bool after_crash);
   // Crash tests only (WALSHIP_FAILPOINT_KILL_MID_APPLY, see the .cpp).
