@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "ops/backup_command.h"
 #include "ops/segments_command.h"
 #include "ops/serve_command.h"
 
@@ -39,6 +40,8 @@ int main(int argc, char** argv) {
 
   walship::SegmentsArgs segments_args;
   auto* segments = walship::AddSegmentsCommand(app, &segments_args);
+  walship::BackupArgs backup_args;
+  auto* backup = walship::AddBackupCommand(app, &backup_args);
 
   try {
     app.parse(argc, argv);
@@ -61,5 +64,6 @@ int main(int argc, char** argv) {
     return walship::RunServe(path, o);
   }
   if (segments->parsed()) return walship::RunSegments(segments_args, std::cout, std::cerr);
+  if (backup->parsed()) return walship::RunBackup(backup_args, std::cout, std::cerr);
   return 2;
 }
