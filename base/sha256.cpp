@@ -1,19 +1,44 @@
 #include "base/sha256.h"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 namespace walship {
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+namespace {
+std::string Hex(const unsigned char* digest, size_t n) {
   static const char kHex[] = "0123456789abcdef";
-  std::string out(SHA256_DIGEST_LENGTH * 2, '0');
-  for (int i = 0; i < SHA256_DIGEST_LENGTH; ++i) {
+  std::string out(n * 2, '0');
+  for (size_t i = 0; i < n; ++i) {
     out[2 * i] = kHex[digest[i] >> 4];
     out[2 * i + 1] = kHex[digest[i] & 0xf];
   }
   return out;
+}
+}  // namespace
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return Hex(digest, SHA256_DIGEST_LENGTH);
+}
+
+struct Sha256Stream::State {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~State() { EVP_MD_CTX_free(ctx); }
+};
+
+Sha256Stream::Sha256Stream() : state_(std::make_unique<State>()) {
+  EVP_DigestInit_ex(state_->ctx, EVP_sha256(), nullptr);
+}
+Sha256Stream::~Sha256Stream() = default;
+
+void Sha256Stream::Update(std::string_view data) { EVP_DigestUpdate(state_->ctx, data.data(), data.size()); }
+
+std::string Sha256Stream::FinishHex() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(state_->ctx, digest, &n);
+  return Hex(digest, n);
 }
 
 }  // namespace walship

@@ -151,6 +151,7 @@ void RegisterOpsRoutes(httplib::Server& svr, RouteContext& ctx) {
       body["segments"] = nullptr;  // refused: no capture runs
     }
     body["replication"] = ReplicationStatusJson(ctx);
+    body["backups"] = BackupsStatusJson(ctx.backups, ctx.clock.NowUnixMillis());
     if (ctx.store.refused()) {
       // The position is unknown: the database was never opened.
       body["position"] = body["timeline"] = body["txid"] = nullptr;

@@ -175,6 +175,7 @@ HttpServer::HttpServer(RouteContext ctx)
   RegisterBatchRoute(svr_, ctx_);
   RegisterOpsRoutes(svr_, ctx_);
   RegisterReplicationRoutes(svr_, ctx_);
+  RegisterBackupRoutes(svr_, ctx_);
 }
 
 HttpServer::~HttpServer() { StopAndWait(); }

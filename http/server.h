@@ -11,8 +11,11 @@
 #include <string>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "base/clock.h"
 #include "base/metrics.h"
+#include "node/backup_manager.h"
 #include "node/config.h"
 #include "node/node.h"
 #include "node/store.h"
@@ -60,6 +63,7 @@ struct RouteContext {
   Clock& clock;
   int64_t started_unix_ms;
   const SegmentShipper* shipper = nullptr;  // a primary with a standby; else null
+  BackupManager* backups = nullptr;         // null: backups unavailable (answered 503)
   const std::atomic<bool>* draining = nullptr;  // set by HttpServer: true once the drain began
   BodyBudget* body_budget = nullptr;            // set by HttpServer
 };
@@ -123,6 +127,9 @@ void RegisterArchiveRoutes(httplib::Server& svr, RouteContext& ctx);
 void RegisterBatchRoute(httplib::Server& svr, RouteContext& ctx);
 void RegisterOpsRoutes(httplib::Server& svr, RouteContext& ctx);
 void RegisterReplicationRoutes(httplib::Server& svr, RouteContext& ctx);
+void RegisterBackupRoutes(httplib::Server& svr, RouteContext& ctx);
+// The "backups" object of /v1/status (null without a backup manager).
+nlohmann::json BackupsStatusJson(const BackupManager* backups, int64_t now_unix_ms);
 // Waits for the read's min_position parameter, if any ("TIMELINE/TXID").
 Status AwaitMinPosition(RouteContext& ctx, const httplib::Request& req);
 // "TIMELINE/TXID" as in every write response.

@@ -1,5 +1,8 @@
 #include "node/config.h"
 
+#include "backup/cron.h"
+#include "backup/time_zone.h"
+
 #include <charconv>
 #include <functional>
 #include <map>
@@ -133,6 +136,23 @@ std::map<std::string, Setter> SettingsFor(Config* c) {
       {"replication.min_position_wait_ms", IntSetting(&c->replication_min_position_wait_ms, 0, 60000)},
       {"replication.snapshot_after_bytes", IntSetting(&c->replication_snapshot_after_bytes, -1, 1ll << 50)},
       {"replication.max_segment_bytes", IntSetting(&c->replication_max_segment_bytes, 1 << 20, 1ll << 30)},
+      {"backup.dir", StringSetting([c](const std::string& v) -> Status {
+         c->backup_dir = v;  // empty: DATA/backups
+         return Status::Ok();
+       })},
+      {"backup.schedule", StringSetting([c](const std::string& v) -> Status {
+         c->backup_schedule = v;  // checked with the time zone in Validate
+         return Status::Ok();
+       })},
+      {"backup.time_zone", StringSetting([c](const std::string& v) -> Status {
+         c->backup_time_zone = v;
+         return Status::Ok();
+       })},
+      {"backup.zstd_level", IntSetting(&c->backup_zstd_level, 1, 19)},
+      {"backup.pages_per_step", IntSetting(&c->backup_pages_per_step, 1, 1 << 20)},
+      {"backup.keep_last", IntSetting(&c->backup_keep_last, 0, 100000)},
+      {"backup.keep_daily_days", IntSetting(&c->backup_keep_daily_days, 0, 100000)},
+      {"backup.keep_weekly_weeks", IntSetting(&c->backup_keep_weekly_weeks, 0, 100000)},
       {"limits.max_key_bytes", IntSetting(&c->max_key_bytes, 1, 65536)},
       {"limits.max_body_bytes", IntSetting(&c->max_body_bytes, 1024, 1ll << 30)},
       {"limits.max_metadata_bytes", IntSetting(&c->max_metadata_bytes, 2, 16ll << 20)},
@@ -195,6 +215,12 @@ Status Validate(const Config& c) {
   }
   if (c.standby() && !c.segments_capture) {
     return Status::InvalidArgument("segments.capture = false on a standby: the standby keeps every segment it applies");
+  }
+  auto zone = TimeZone::Load(c.backup_time_zone);
+  if (!zone.ok()) return zone.status().Wrap("backup.time_zone");
+  if (!c.backup_schedule.empty()) {
+    auto cron = CronSchedule::Parse(c.backup_schedule, *zone);
+    if (!cron.ok()) return cron.status().Wrap("backup.schedule");
   }
   return Status::Ok();
 }

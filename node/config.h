@@ -68,6 +68,16 @@ struct Config {
   bool standby() const { return role == "standby"; }
   bool sync_replication() const { return replication_mode == "sync"; }
 
+  // [backup]
+  std::string backup_dir;                      // empty: DATA/backups
+  std::string backup_schedule = "0 3 * * *";   // 5-field cron; "": only when asked
+  std::string backup_time_zone = "UTC";        // the schedule's and retention's calendar
+  int64_t backup_zstd_level = 3;
+  int64_t backup_pages_per_step = 1024;        // backup API pages per step (progress granularity)
+  int64_t backup_keep_last = 7;
+  int64_t backup_keep_daily_days = 7;
+  int64_t backup_keep_weekly_weeks = 4;
+
   // [limits]
   int64_t max_key_bytes = 1024;
   int64_t max_body_bytes = 16ll << 20;
@@ -86,6 +96,7 @@ struct Config {
 
   std::string DatabasePath() const { return data_dir + "/index.db"; }
   std::string SegmentsPath() const { return segments_dir.empty() ? data_dir + "/segments" : segments_dir; }
+  std::string BackupsPath() const { return backup_dir.empty() ? data_dir + "/backups" : backup_dir; }
 };
 
 // Flags given on the command line; unset ones leave the file's value.

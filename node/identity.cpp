@@ -7,18 +7,7 @@
 namespace walship {
 namespace {
 
-Result<ClusterId> ParseClusterId(const std::string& hex) {
-  ClusterId id{};
-  if (hex.size() != 32) return Status::Corruption("cluster id \"" + hex + "\" is not 32 hex digits");
-  for (size_t i = 0; i < 16; ++i) {
-    unsigned v = 0;
-    if (std::sscanf(hex.c_str() + 2 * i, "%2x", &v) != 1) {
-      return Status::Corruption("cluster id \"" + hex + "\" is not 32 hex digits");
-    }
-    id[i] = static_cast<uint8_t>(v);
-  }
-  return id;
-}
+}  // namespace
 
 Result<uint64_t> NodeId(const std::string& data_dir) {
   const std::string path = data_dir + "/node-id";
@@ -38,7 +27,6 @@ Result<uint64_t> NodeId(const std::string& data_dir) {
   return id;
 }
 
-}  // namespace
 
 Result<CaptureIdentity> ReadCaptureIdentity(SqliteDb& db, const std::string& data_dir, int64_t timeline) {
   auto st = db.Prepare("SELECT cluster_id FROM cluster_identity WHERE id = 1");

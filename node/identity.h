@@ -12,6 +12,9 @@ namespace walship {
 
 // Reads the cluster id from the cluster_identity table and the node id from
 // DATA/node-id, creating that file durably on first use.
+// DATA/node-id, made durably on first use.
+Result<uint64_t> NodeId(const std::string& data_dir);
+
 Result<CaptureIdentity> ReadCaptureIdentity(SqliteDb& db, const std::string& data_dir, int64_t timeline);
 
 }  // namespace walship

@@ -12,6 +12,7 @@ struct EventLoop::Handle {
     uv_handle_t handle;
     uv_timer_t timer;
     uv_signal_t signal;
+    uv_async_t async;
   };
   std::function<void()> on_timer;
   std::function<void(int)> on_signal;
@@ -35,6 +36,11 @@ void OnSignalReceived(uv_signal_t* s, int signum) {
   h->on_signal(signum);
 }
 
+void OnPostedTasks(uv_async_t* a) {
+  auto* h = static_cast<EventLoop::Handle*>(a->data);
+  h->on_timer();
+}
+
 void RunWorkOnPool(uv_work_t* req) { static_cast<WorkItem*>(req->data)->work(); }
 
 void AfterWorkOnLoop(uv_work_t* req, int) {
@@ -49,6 +55,29 @@ EventLoop::EventLoop() {
     LogError("uv_loop_init failed");
     std::abort();  // no loop, no node: nothing sensible to continue with
   }
+  auto h = std::make_unique<Handle>();
+  uv_async_init(&loop_, &h->async, OnPostedTasks);
+  h->async.data = h.get();
+  h->on_timer = [this] { RunPosted(); };
+  post_handle_ = h.get();
+  handles_.push_back(std::move(h));
+}
+
+bool EventLoop::Post(std::function<void()> task) {
+  std::lock_guard lock(post_mu_);
+  if (post_closed_) return false;
+  posted_.push_back(std::move(task));
+  uv_async_send(&post_handle_->async);
+  return true;
+}
+
+void EventLoop::RunPosted() {
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(post_mu_);
+    tasks.swap(posted_);
+  }
+  for (auto& t : tasks) t();
 }
 
 EventLoop::~EventLoop() {
@@ -100,6 +129,10 @@ void EventLoop::Run() { uv_run(&loop_, UV_RUN_DEFAULT); }
 void EventLoop::Stop() {
   if (stopping_) return;
   stopping_ = true;
+  {
+    std::lock_guard lock(post_mu_);
+    post_closed_ = true;  // uv_async_send on a closing handle is not allowed
+  }
   for (auto& h : handles_) {
     if (!uv_is_closing(&h->handle)) uv_close(&h->handle, nullptr);
   }

@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace walship {
@@ -30,6 +31,10 @@ class EventLoop {
   // Runs `work` on the libuv pool; then `after_work` on the loop thread.
   void QueueWork(std::function<void()> work, std::function<void()> after_work);
 
+  // Any thread: runs `task` on the loop thread soon. False (and `task` is
+  // dropped) once the loop is stopping.
+  bool Post(std::function<void()> task);
+
   // Runs until Stop(); returns when every handle is closed.
   void Run();
   // Closes every handle, so Run() returns once pending work is done.
@@ -41,6 +46,11 @@ class EventLoop {
   uv_loop_t loop_;
   std::vector<std::unique_ptr<Handle>> handles_;
   bool stopping_ = false;
+  Handle* post_handle_ = nullptr;  // the uv_async_t that wakes the loop for posted tasks
+  std::mutex post_mu_;             // guards posted_, post_closed_
+  std::vector<std::function<void()>> posted_;
+  bool post_closed_ = false;
+  void RunPosted();
 };
 
 }  // namespace walship

@@ -17,6 +17,7 @@ int Node::Run(const std::function<void()>& on_ready) {
     loop_.AddRepeatingTimer(static_cast<uint64_t>(config_.segments_collect_interval_ms),
                             [this] { store_.RequestCollect(); });
   }
+  if (backups_ != nullptr) backups_->Attach(loop_);
   loop_.OnSignal(SIGTERM, [this](int s) { OnShutdownSignal(s); });
   loop_.OnSignal(SIGINT, [this](int s) { OnShutdownSignal(s); });
   on_ready();
@@ -32,6 +33,7 @@ void Node::OnShutdownSignal(int signum) {
   draining_ = true;
   LogInfo("draining: no new requests; finishing in-flight ones", {{"signal", signum}});
   frontend_.BeginDrain();
+  if (backups_ != nullptr) backups_->BeginShutdown();
   loop_.AddOneShotTimer(static_cast<uint64_t>(config_.drain_timeout_ms), [this] {
     LogError("drain timed out: exiting at once", {{"drain_timeout_ms", config_.drain_timeout_ms}});
     _exit(1);

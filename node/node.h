@@ -9,6 +9,7 @@
 
 #include <functional>
 
+#include "node/backup_manager.h"
 #include "node/config.h"
 #include "node/loop.h"
 #include "node/store.h"
@@ -30,6 +31,9 @@ class Node {
   Node(const Config& config, Store& store, Frontend& frontend)
       : config_(config), store_(store), frontend_(frontend) {}
 
+  // Before Run: backups run on this node's loop (schedule, jobs).
+  void SetBackups(BackupManager* backups) { backups_ = backups; }
+
   // Installs the timer and signal handlers, calls on_ready (so "listening"
   // is never logged before SIGTERM would drain), then runs until drained.
   // Returns the process exit code.
@@ -43,6 +47,7 @@ class Node {
   Frontend& frontend_;
   EventLoop loop_;
   bool draining_ = false;  // loop thread only
+  BackupManager* backups_ = nullptr;
 };
 
 }  // namespace walship

@@ -27,6 +27,7 @@
 #include "base/clock.h"
 #include "base/fs.h"
 #include "base/metrics.h"
+#include "backup/take_backup.h"
 #include "base/status.h"
 #include "node/archive.h"
 #include "node/config.h"
@@ -98,6 +99,12 @@ class Store {
   const Status& refusal() const { return refusal_; }
   const std::string& refusal_action() const { return refusal_action_; }
   const std::string& database_path() const { return db_path_; }
+
+  // A read transaction pinned at an exact position for a backup (see
+  // backup/take_backup.h; node/backup_snapshot.cpp). Blocking: call it on a
+  // worker thread. On a primary the writer marks the point between two
+  // groups; on a standby the snapshot holds the apply gate until released.
+  Result<std::unique_ptr<PinnedSnapshot>> PinBackupSnapshot();
 
   // Commits what is queued, checkpoints, closes every connection. Idempotent.
   void Close();

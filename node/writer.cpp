@@ -69,6 +69,34 @@ void Writer::RequestCollect() {
   cv_.notify_one();
 }
 
+void Writer::RunBetweenGroups(BetweenGroupsTask task) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      tasks_.push_back(std::move(task));
+      task = nullptr;
+    }
+  }
+  if (task) {
+    task(Status::Unavailable("the node is shutting down").WithReason("shutting_down"), nullptr, nullptr);
+    return;
+  }
+  cv_.notify_one();
+}
+
+void Writer::RunTasks(std::vector<BetweenGroupsTask>& tasks) {
+  for (auto& task : tasks) {
+    const Status health = Health();
+    if (health.ok()) {
+      task(health, db_->raw(), hook_);
+    } else {
+      task(Status::Unavailable("writes are stopped: " + health.ToString()).WithReason("writes_stopped"), nullptr,
+           nullptr);
+    }
+  }
+  tasks.clear();
+}
+
 void Writer::Stop() {
   {
     std::lock_guard lock(mu_);
@@ -100,6 +128,7 @@ void Writer::Run() {
   if (Status s = PrepareFtsStaging(*db_); !s.ok()) SetSticky(s.Wrap("start writer"));
   for (;;) {
     std::vector<WriteRequest> group;
+    std::vector<BetweenGroupsTask> tasks;
     bool checkpoint = false;
     bool snapshot = false;
     bool collect = false;
@@ -107,7 +136,8 @@ void Writer::Run() {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] {
-        return !queue_.empty() || stopping_ || checkpoint_requested_ || snapshot_requested_ || collect_requested_;
+        return !queue_.empty() || !tasks_.empty() || stopping_ || checkpoint_requested_ || snapshot_requested_ ||
+               collect_requested_;
       });
       size_t n = std::min(queue_.size(), static_cast<size_t>(config_.max_group_requests));
       group.reserve(n);
@@ -115,6 +145,7 @@ void Writer::Run() {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      tasks.swap(tasks_);
       checkpoint = checkpoint_requested_;
       checkpoint_requested_ = false;
       snapshot = snapshot_requested_;
@@ -126,6 +157,8 @@ void Writer::Run() {
     if (!group.empty()) CommitGroup(group);
     bool writable = Health().ok();
     if (writable && collect && hook_ != nullptr) hook_->CollectNow();
+    RunTasks(tasks);
+    writable = Health().ok();
     if (writable && snapshot && !last) {
       Snapshot();
       writable = Health().ok();

@@ -64,6 +64,13 @@ class Writer {
   // Asks the checkpoint hook to collect between two groups
   // (CheckpointHook::CollectNow); returns at once.
   void RequestCollect();
+  // Runs `task` on the writer thread at the next gap between groups, with
+  // the write connection and the checkpoint hook (null when none), so no
+  // write interleaves with it; `health` is not ok (and `writer` null) when
+  // the writer stopped, or is stopping, before it ran. Must not block long:
+  // writes wait for it. Every queued task runs exactly once.
+  using BetweenGroupsTask = std::function<void(const Status& health, sqlite3* writer, CheckpointHook* hook)>;
+  void RunBetweenGroups(BetweenGroupsTask task);
   // Stops taking requests, commits what is queued, checkpoints, closes the
   // connection and joins the thread.
   void Stop();
@@ -80,6 +87,7 @@ class Writer {
   void CommitGroup(std::vector<WriteRequest>& group);
   void Checkpoint(std::string_view reason);
   void Snapshot();
+  void RunTasks(std::vector<BetweenGroupsTask>& tasks);
   void FailGroup(std::vector<WriteRequest>& group, const Status& status);
   void SetSticky(const Status& status);
   Status Savepoint(const char* sql);
@@ -90,9 +98,10 @@ class Writer {
   CheckpointHook* hook_ = nullptr;
   std::string wal_path_;
 
-  mutable std::mutex mu_;  // guards queue_, stopping_, checkpoint_requested_, snapshot_requested_, collect_requested_, sticky_
+  mutable std::mutex mu_;  // guards queue_, tasks_, stopping_, checkpoint_requested_, snapshot_requested_, collect_requested_, sticky_
   std::condition_variable cv_;
   std::deque<WriteRequest> queue_;
+  std::vector<BetweenGroupsTask> tasks_;
   bool stopping_ = false;
   bool checkpoint_requested_ = false;
   bool snapshot_requested_ = false;

@@ -9,6 +9,7 @@
 #include "ops/backup_command.h"
 #include "ops/segments_command.h"
 #include "ops/serve_command.h"
+#include "ops/verify_command.h"
 
 int main(int argc, char** argv) {
   // A client that goes away mid-response must not kill the node.
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
   auto* segments = walship::AddSegmentsCommand(app, &segments_args);
   walship::BackupArgs backup_args;
   auto* backup = walship::AddBackupCommand(app, &backup_args);
+  walship::VerifyArgs verify_args;
+  auto* verify = walship::AddVerifyCommand(app, &verify_args);
 
   try {
     app.parse(argc, argv);
@@ -65,5 +68,6 @@ int main(int argc, char** argv) {
   }
   if (segments->parsed()) return walship::RunSegments(segments_args, std::cout, std::cerr);
   if (backup->parsed()) return walship::RunBackup(backup_args, std::cout, std::cerr);
+  if (verify->parsed()) return walship::RunVerify(verify_args, std::cout, std::cerr);
   return 2;
 }

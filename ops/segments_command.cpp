@@ -276,3 +276,14 @@ int RunSegments(const SegmentsArgs& args, std::ostream& out, std::ostream& err) 
 }
 
 }  // namespace walship
+
+namespace walship {
+
+int VerifySegmentStore(const std::string& command, const std::string& data_dir, std::ostream& out, std::ostream& err) {
+  int code = 0;
+  std::optional<OpenedStore> opened = OpenAndList(command, data_dir, err, &code);
+  if (!opened) return code;
+  return Verify(Tool{command, *opened->store, opened->entries, out, err});
+}
+
+}  // namespace walship

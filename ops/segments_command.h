@@ -31,4 +31,8 @@ CLI::App* AddSegmentsCommand(CLI::App& app, SegmentsArgs* args);
 // to `out`, faults to `err`.
 int RunSegments(const SegmentsArgs& args, std::ostream& out, std::ostream& err);
 
+// `segments verify` of DATA/segments, for other commands (`walship verify`);
+// `command` prefixes the fault lines. Same exit codes.
+int VerifySegmentStore(const std::string& command, const std::string& data_dir, std::ostream& out, std::ostream& err);
+
 }  // namespace walship

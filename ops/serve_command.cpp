@@ -101,8 +101,15 @@ int RunServe(const std::optional<std::string>& config_path, const ConfigOverride
     }
   } stop_shipping{store->get(), shipper.get()};
 
+  auto backups = BackupManager::Open(*config, **store, clock, metrics);
+  if (!backups.ok()) {
+    LogError("cannot start", {{"error", backups.status().ToString()}});
+    (*store)->Close();
+    return 1;
+  }
   http::RouteContext route_context{*config, **store, metrics, clock, clock.NowUnixMillis()};
   route_context.shipper = shipper.get();
+  route_context.backups = backups->get();
   http::HttpServer server(route_context);
   auto port = server.Bind();
   if (!port.ok()) {
@@ -115,6 +122,7 @@ int RunServe(const std::optional<std::string>& config_path, const ConfigOverride
   std::string url = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
                     std::to_string(*port);
   Node node(*config, **store, server);
+  node.SetBackups(backups->get());
   return node.Run([&] { LogInfo("listening", {{"url", url}, {"port", *port}}); });
 }
 

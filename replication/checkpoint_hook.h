@@ -7,11 +7,21 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "base/status.h"
 
 namespace walship {
+
+// The store at one exact point between two groups: every commit up to
+// `txid` sealed, none after (see CheckpointHook::MarkPoint).
+struct CapturePoint {
+  int64_t txid = -1;
+  uint64_t db_checksum = 0;   // of the database at txid
+  uint64_t sequence = 0;      // the segment that ends at txid; 0 when none does (a chain starts next)
+  std::string page_one;       // page 1 of the database at txid, byte for byte
+};
 
 class CheckpointHook {
  public:
@@ -29,6 +39,12 @@ class CheckpointHook {
   // BeforeCheckpoint. The default takes none.
   virtual Status TakeSnapshot(sqlite3* /*writer*/, std::string_view /*why*/) {
     return Status::Unavailable("this checkpoint hook takes no snapshots");
+  }
+  // When asked (a backup pins its read transaction right after): seals
+  // every commit now and says where the store stands. The default has no
+  // store to say it from.
+  virtual Result<CapturePoint> MarkPoint(sqlite3* /*writer*/) {
+    return Status::Unavailable("this checkpoint hook keeps no segments");
   }
 };
 

@@ -4,13 +4,36 @@
 
 namespace walship {
 
-Status ForEachDatabaseFilePage(sqlite3* db, uint32_t page_size,
-                               const std::function<Status(uint32_t page_number, std::string_view page)>& visit) {
+namespace {
+Result<sqlite3_file*> MainFile(sqlite3* db) {
   sqlite3_file* file = nullptr;
   if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK || file == nullptr ||
       file->pMethods == nullptr) {
     return Status::Internal("read database file: the connection has no open database file");
   }
+  return file;
+}
+}  // namespace
+
+Result<std::string> ReadDatabaseFilePage(sqlite3* db, uint32_t page_size, uint32_t page_number) {
+  auto file = MainFile(db);
+  if (!file.ok()) return file.status();
+  std::string page(page_size, '\0');
+  const sqlite3_int64 offset = static_cast<sqlite3_int64>(page_number - 1) * page_size;
+  // SQLITE_IOERR_SHORT_READ zero-fills: a page past the end reads as zeros.
+  if (int rc = (*file)->pMethods->xRead(*file, page.data(), static_cast<int>(page_size), offset);
+      rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ) {
+    return Status::IOError("read database file: page " + std::to_string(page_number) + ": SQLite error " +
+                           std::to_string(rc));
+  }
+  return page;
+}
+
+Status ForEachDatabaseFilePage(sqlite3* db, uint32_t page_size,
+                               const std::function<Status(uint32_t page_number, std::string_view page)>& visit) {
+  auto main_file = MainFile(db);
+  if (!main_file.ok()) return main_file.status();
+  sqlite3_file* file = *main_file;
   sqlite3_int64 size = 0;
   if (int rc = file->pMethods->xFileSize(file, &size); rc != SQLITE_OK) {
     return Status::IOError("read database file: size: SQLite error " + std::to_string(rc));

@@ -23,6 +23,9 @@ namespace walship {
 Status ForEachDatabaseFilePage(sqlite3* db, uint32_t page_size,
                                const std::function<Status(uint32_t page_number, std::string_view page)>& visit);
 
+// Page `page_number` of the file as it is on disk (WAL frames not applied).
+Result<std::string> ReadDatabaseFilePage(sqlite3* db, uint32_t page_size, uint32_t page_number);
+
 // The checksum of the file as it is on disk (WAL frames not applied).
 Result<DbChecksum> ChecksumDatabaseFile(sqlite3* db, uint32_t page_size);
 

@@ -302,6 +302,24 @@ std::string HexOf(const uint8_t* data, size_t n) {
   return out;
 }
 
+Result<ClusterId> ParseClusterId(const std::string& hex) {
+  ClusterId id{};
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  if (hex.size() != 2 * id.size()) return Status::Corruption("cluster id \"" + hex + "\" is not 32 hex digits");
+  for (size_t i = 0; i < id.size(); ++i) {
+    const int hi = nibble(hex[2 * i]);
+    const int lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return Status::Corruption("cluster id \"" + hex + "\" is not 32 hex digits");
+    id[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return id;
+}
+
 Result<EncodedSegment> EncodeSegment(const Segment& segment, int zstd_level) {
   SegmentHeader h = segment.header;
   h.major_version = kSegmentMajorVersion;

@@ -47,6 +47,8 @@ Result<DecodedSegmentHeader> DecodeSegmentHeader(std::string_view bytes);
 Result<DecodedSegment> DecodeSegment(std::string_view bytes);
 
 std::string HexOf(const uint8_t* data, size_t n);
+// The inverse for a cluster id: kCorruption unless exactly 32 hex digits.
+Result<ClusterId> ParseClusterId(const std::string& hex);
 template <size_t N>
 std::string HexOf(const std::array<uint8_t, N>& a) {
   return HexOf(a.data(), N);

@@ -95,6 +95,10 @@ class WalCapture final : public CheckpointHook {
   // no txid missing, from a base that a standby can start on.
   Status TakeSnapshot(sqlite3* writer, std::string_view why) override;
 
+  // Seals every pending commit now and returns the point: the txid, the
+  // database checksum and page 1 at it (replication/capture_point.cpp).
+  Result<CapturePoint> MarkPoint(sqlite3* writer) override;
+
   CaptureStats Stats() const;
 
   // Called on the sealer thread after each segment is durable (the shipper
@@ -135,6 +139,9 @@ class WalCapture final : public CheckpointHook {
   // Labels the scan's commit frames with the txids that end at `txid`.
   static std::optional<std::vector<PendingCommit>> LabelEndingAt(const WalScan& scan, int64_t txid, int64_t now_ms);
   void PublishStats();
+  // Page 1 of the database at the capture's position: its newest image in
+  // the WAL's committed frames, else the database file's.
+  Result<std::string> PageOneAtPosition(sqlite3* writer) const;
   Result<int64_t> DataVersion() const;
 
   sqlite3* db_;  // the write connection (borrowed)

@@ -45,5 +45,15 @@ TEST(Sha256HexTest, IsSixtyFourLowercaseHexDigits) {
   for (char c : h) EXPECT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) << h;
 }
 
+TEST(Sha256StreamTest, PiecesGiveTheSameDigestAsOneCall) {
+  std::string data;
+  for (int i = 0; i < 100000; ++i) data.push_back(static_cast<char>(i * 7));
+  Sha256Stream stream;
+  for (size_t at = 0; at < data.size(); at += 4093) stream.Update(std::string_view(data).substr(at, 4093));
+  EXPECT_EQ(stream.FinishHex(), Sha256Hex(data));
+  Sha256Stream empty;
+  EXPECT_EQ(empty.FinishHex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
 }  // namespace
 }  // namespace walship

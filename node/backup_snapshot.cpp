@@ -1,0 +1,132 @@
+// Store::PinBackupSnapshot: the read transaction a backup copies from,
+// pinned at a position the node can vouch for.
+#include <future>
+
+#include "node/store.h"
+#include "replication/read_only_file.h"
+
+namespace walship {
+namespace {
+
+class ConnectionSnapshot : public PinnedSnapshot {
+ public:
+  explicit ConnectionSnapshot(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  ~ConnectionSnapshot() override {
+    if (db_) db_->Exec("COMMIT").IgnoreError();  // ends a read transaction; nothing to lose
+    db_.reset();
+    hold_.reset();  // after the connection: the gate guards the file it reads
+  }
+  sqlite3* connection() override { return db_->raw(); }
+  SqliteDb& db() { return *db_; }
+  std::optional<ApplyGate::ReadHold> hold_;
+
+ private:
+  std::unique_ptr<SqliteDb> db_;
+};
+
+// BEGIN, then a read that starts the read transaction: the position and the
+// cluster as this snapshot sees them.
+Status BeginAndReadPosition(ConnectionSnapshot& snap) {
+  WALSHIP_RETURN_IF_ERROR(snap.db().Exec("BEGIN").Wrap("begin the read transaction"));
+  auto pos = snap.db().Prepare("SELECT timeline, txid FROM position WHERE id = 1");
+  if (!pos.ok()) return pos.status().Wrap("read the position");
+  auto row = (*pos)->Step();
+  if (!row.ok()) return row.status().Wrap("read the position");
+  if (!*row) return Status::Corruption("read the position: the position row is missing");
+  snap.timeline = (*pos)->ColumnInt(0);
+  snap.txid = (*pos)->ColumnInt(1);
+  auto cluster = snap.db().Prepare("SELECT cluster_id FROM cluster_identity WHERE id = 1");
+  if (!cluster.ok()) return cluster.status().Wrap("read the cluster id");
+  auto crow = (*cluster)->Step();
+  if (!crow.ok()) return crow.status().Wrap("read the cluster id");
+  if (!*crow) return Status::Corruption("read the cluster id: the cluster_identity row is missing");
+  snap.cluster_id = (*cluster)->ColumnText(0);
+  return Status::Ok();
+}
+
+Result<std::string> ReadPageOne(const std::string& path) {
+  auto file = ReadOnlyFile::Open(path);
+  if (!file.ok()) return file.status();
+  char header[100];
+  WALSHIP_RETURN_IF_ERROR(file->ReadAt(0, sizeof header, header));
+  const uint32_t raw = (static_cast<uint8_t>(header[16]) << 8) | static_cast<uint8_t>(header[17]);
+  const uint32_t page_size = raw == 1 ? 65536 : raw;
+  std::string page(page_size, '\0');
+  WALSHIP_RETURN_IF_ERROR(file->ReadAt(0, page_size, page.data()));
+  return page;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PinnedSnapshot>> Store::PinBackupSnapshot() {
+  if (refused()) return refusal_;
+  if (replica_) {
+    // State() takes the replica's lock, which an apply waiting at the gate
+    // holds: read it first, then enter the gate and check that no apply
+    // slipped in between (else try again).
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      const ReplicaState state = replica_->State();
+      if (!state.has_database) {
+        return Status::Unavailable("this standby has not received a database from the primary yet")
+            .WithReason("standby_empty");
+      }
+      auto db = SqliteDb::Open(ImmutableUri(db_path_), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+      if (!db.ok()) return db.status().Wrap("open the backup's read connection");
+      auto snap = std::make_unique<ConnectionSnapshot>(std::move(db).value());
+      snap->hold_.emplace(replica_->gate().BeginRead());
+      if (!replica_->serveable()) {
+        return Status::Unavailable("this standby's replica may hold part of a segment after a failed apply")
+            .WithReason("replica_diverged");
+      }
+      WALSHIP_RETURN_IF_ERROR(BeginAndReadPosition(*snap));
+      if (snap->txid != state.txid) continue;  // an apply came first: its state is newer
+      snap->source = "standby";
+      snap->segment_sequence = state.sequence;
+      snap->db_checksum = state.db_checksum;
+      auto page = ReadPageOne(db_path_);
+      if (!page.ok()) return page.status().Wrap("read page 1 of the replica");
+      snap->page_one = std::move(page).value();
+      return std::unique_ptr<PinnedSnapshot>(std::move(snap));
+    }
+    return Status::Unavailable("the standby applied segments faster than a backup could pin one")
+        .WithReason("backup_unavailable");
+  }
+  if (!writer_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
+  auto db = SqliteDb::Open(db_path_, SQLITE_OPEN_READONLY);
+  if (!db.ok()) return db.status().Wrap("open the backup's read connection");
+  auto snap = std::make_unique<ConnectionSnapshot>(std::move(db).value());
+  snap->source = "primary";
+  std::promise<Status> pinned;
+  writer_->RunBetweenGroups([&](const Status& health, sqlite3* writer, CheckpointHook* hook) {
+    if (!health.ok()) {
+      pinned.set_value(health);
+      return;
+    }
+    std::optional<CapturePoint> point;
+    if (hook != nullptr) {
+      auto p = hook->MarkPoint(writer);
+      if (!p.ok()) {
+        pinned.set_value(p.status());
+        return;
+      }
+      point = std::move(p).value();
+    }
+    // No write can come between the point and this read transaction: this
+    // runs on the writer thread, between two groups.
+    Status s = BeginAndReadPosition(*snap);
+    if (s.ok() && point && point->txid != snap->txid) {
+      s = Status::Internal("the read transaction sees txid " + std::to_string(snap->txid) + ", the capture " +
+                           std::to_string(point->txid));
+    }
+    if (s.ok() && point) {
+      snap->segment_sequence = point->sequence;
+      snap->db_checksum = point->db_checksum;
+      snap->page_one = std::move(point->page_one);
+    }
+    pinned.set_value(s);
+  });
+  WALSHIP_RETURN_IF_ERROR(pinned.get_future().get().Wrap("pin the backup's snapshot"));
+  return std::unique_ptr<PinnedSnapshot>(std::move(snap));
+}
+
+}  // namespace walship
