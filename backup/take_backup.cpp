@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "backup/backup_format.h"
 #include "backup/compressed_file.h"
@@ -32,7 +34,8 @@ Status SqliteError(sqlite3* db, int rc, const std::string& what) {
 }
 
 // The backup API copy of `source` into the new file `path`.
-Status CopyWithBackupApi(sqlite3* source, const std::string& path, int pages_per_step, BackupProgress& progress) {
+Status CopyWithBackupApi(sqlite3* source, const std::string& path, const TakeBackupOptions& options,
+                         BackupProgress& progress) {
   sqlite3* dest = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   if (rc != SQLITE_OK) {
@@ -54,11 +57,14 @@ Status CopyWithBackupApi(sqlite3* source, const std::string& path, int pages_per
       s = Status::Unavailable("cancelled: the node is shutting down").WithReason("shutting_down");
       break;
     }
-    rc = sqlite3_backup_step(backup, pages_per_step);
+    rc = sqlite3_backup_step(backup, options.pages_per_step);
     const int total = sqlite3_backup_pagecount(backup);
     progress.page_count.store(static_cast<uint64_t>(total));
     progress.pages_copied.store(static_cast<uint64_t>(total - sqlite3_backup_remaining(backup)));
     if (rc == SQLITE_DONE) break;
+    if (rc == SQLITE_OK && options.step_delay_ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(options.step_delay_ms));
+    }
     if (rc != SQLITE_OK) {
       // BUSY/LOCKED cannot happen with the read transaction held; anything
       // else is an I/O or corruption error in the source or the copy.
@@ -119,8 +125,16 @@ Result<BackupManifest> Take(const BackupStore& store, const std::string& id, con
     m.txid = (*snapshot)->txid;
     m.segment_sequence = (*snapshot)->segment_sequence;
     progress.phase = BackupPhase::kCopying;
+    {
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v2((*snapshot)->connection(), "PRAGMA page_size", -1, &st, nullptr) == SQLITE_OK &&
+          sqlite3_step(st) == SQLITE_ROW) {
+        progress.page_size = static_cast<uint32_t>(sqlite3_column_int(st, 0));  // for the rate shown while copying
+      }
+      sqlite3_finalize(st);
+    }
     WALSHIP_RETURN_IF_ERROR(
-        CopyWithBackupApi((*snapshot)->connection(), copy, options.pages_per_step, progress).Wrap("copy"));
+        CopyWithBackupApi((*snapshot)->connection(), copy, options, progress).Wrap("copy"));
     if ((*snapshot)->page_one) {
       WALSHIP_RETURN_IF_ERROR(RestorePageOne(copy, *(*snapshot)->page_one).Wrap("copy"));
     }
@@ -135,6 +149,7 @@ Result<BackupManifest> Take(const BackupStore& store, const std::string& id, con
       return raw == 1 ? 65536 : raw;
     }();
     if (page_size == 0) return Status::IOError("read the copy's header: " + copy);
+    progress.page_size = page_size;
     m.page_size = page_size;
     auto sum = DbChecksum::ComputeFromFile(copy, page_size);
     if (!sum.ok()) return sum.status().Wrap("checksum the copy");

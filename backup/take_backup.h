@@ -58,6 +58,7 @@ struct BackupProgress {
   std::atomic<BackupPhase> phase{BackupPhase::kPinning};
   std::atomic<uint64_t> pages_copied{0};
   std::atomic<uint64_t> page_count{0};
+  std::atomic<uint32_t> page_size{0};
   std::atomic<uint64_t> bytes_done{0};   // compressing / verifying: uncompressed bytes
   std::atomic<bool> cancel{false};       // set to stop between steps (shutdown)
 };
@@ -67,6 +68,9 @@ struct TakeBackupOptions {
   int zstd_level = 3;
   int pages_per_step = 1024;
   std::string tool_version;
+  // Test hook (the kill -9 tests): sleep this long after each copy step, so
+  // a backup is surely still copying when the test kills the node.
+  int step_delay_ms = 0;
 };
 
 // Takes backup `id` into `store`. On success the backup is published and

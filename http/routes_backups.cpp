@@ -28,6 +28,7 @@ nlohmann::json BackupRecordJson(const BackupRecord& v, int64_t now_unix_ms) {
                      {"page_count", v.page_count},
                      {"percent", percent},
                      {"pages_per_second", static_cast<double>(v.pages_copied) / seconds},
+                     {"bytes_per_second", static_cast<double>(v.pages_copied) * v.page_size / seconds},
                      {"bytes_done", v.bytes_done}};
   } else if (v.bytes_uncompressed > 0) {
     j["bytes_uncompressed"] = v.bytes_uncompressed;

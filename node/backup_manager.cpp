@@ -1,5 +1,7 @@
 #include "node/backup_manager.h"
 
+#include <cstdlib>
+
 #include "base/log.h"
 #include "node/identity.h"
 
@@ -85,11 +87,9 @@ void BackupManager::OnScheduleTick() {
   }
   if (!schedule_) return;
   const int64_t now = clock_.NowUnixMillis();
-  int64_t due = 0;
   {
     std::lock_guard lock(mu_);
     if (next_run_ms_ == 0 || now < next_run_ms_) return;
-    due = next_run_ms_;
     next_run_ms_ = schedule_->NextAfter(now).value_or(0);
   }
   bool joined = false;
@@ -99,7 +99,6 @@ void BackupManager::OnScheduleTick() {
   } else if (joined) {
     LogInfo("scheduled backup skipped: a backup is already running", {{"id", started->id}});
   }
-  (void)due;
 }
 
 Result<BackupRecord> BackupManager::Request(const std::string& trigger, bool* joined) {
@@ -140,6 +139,9 @@ void BackupManager::RunJob(Job& job) {
   options.zstd_level = static_cast<int>(config_.backup_zstd_level);
   options.pages_per_step = static_cast<int>(config_.backup_pages_per_step);
   options.tool_version = WALSHIP_VERSION;
+  if (const char* delay = std::getenv("WALSHIP_FAILPOINT_BACKUP_STEP_SLEEP_MS")) {
+    options.step_delay_ms = std::atoi(delay);  // tests only (see TakeBackupOptions)
+  }
   PinSnapshot pin = [this, &job]() -> Result<std::unique_ptr<PinnedSnapshot>> {
     auto snap = store_.PinBackupSnapshot();
     if (snap.ok()) {
@@ -219,6 +221,7 @@ BackupRecord BackupManager::ViewOf(const Job& job) const {
   v.started_unix_ms = job.started_unix_ms;
   v.pages_copied = job.progress.pages_copied.load();
   v.page_count = job.progress.page_count.load();
+  v.page_size = job.progress.page_size.load();
   v.bytes_done = job.progress.bytes_done.load();
   if (job.result && !job.result->ok()) {
     v.state = "failed";

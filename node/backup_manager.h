@@ -38,6 +38,7 @@ struct BackupRecord {
   std::string error;
   uint64_t pages_copied = 0;
   uint64_t page_count = 0;
+  uint32_t page_size = 0;  // 0 until the copy's header is read
   uint64_t bytes_done = 0;
   uint64_t bytes_uncompressed = 0;
   uint64_t bytes_compressed = 0;
