@@ -274,6 +274,28 @@ TEST_F(BackupTest, TheBackupCommandWaitsForVerifiedAndVerifyNamesDamage) {
   EXPECT_NE(out.find("verify: no backup nope in "), std::string::npos) << out;
 }
 
+TEST_F(BackupTest, RetentionKeepsTheNewestAndLogsWhatItPrunes) {
+  auto node = Start("primary", "[backup]\nschedule = \"\"\nkeep_last = 2\nkeep_daily_days = 0\nkeep_weekly_weeks = 0\n");
+  ASSERT_NE(node, nullptr);
+  std::atomic<bool> stop{false};
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    Load(*node, "r" + std::to_string(i), 1, stop, 5);
+    ids.push_back(RequestBackup(*node));
+    ASSERT_FALSE(ids.back().empty());
+    ASSERT_EQ(WaitFinished(*node, ids.back()).value("state", ""), "verified");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // ids are per second
+  }
+  const json all = Get(*node, "/v1/admin/backups");
+  std::vector<std::string> listed;
+  for (const auto& b : all.value("backups", json::array())) listed.push_back(b.value("id", ""));
+  EXPECT_EQ(listed, (std::vector<std::string>{ids[3], ids[2]})) << all.dump();
+  EXPECT_FALSE(fs::exists(tmp_.Sub("primary/backups/" + ids[0])));
+  const std::string log = node->ReadLog();
+  EXPECT_NE(log.find("backup pruned by retention id=" + ids[0]), std::string::npos) << LogTail(node->log_path());
+  EXPECT_NE(log.find("backup pruned by retention id=" + ids[1]), std::string::npos);
+}
+
 TEST_F(BackupTest, ABadScheduleOrTimeZoneIsRefusedAtStartNamingTheKey) {
   std::string out;
   ASSERT_TRUE(WriteFileAtomically(tmp_.Sub("bad.toml"), "[backup]\nschedule = \"61 * * * *\"\n").ok());

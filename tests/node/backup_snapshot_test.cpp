@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "backup/backup_format.h"
@@ -87,6 +88,49 @@ TEST_F(BackupSnapshotTest, BackupUnderWritesIsTheDatabaseAtItsPositionByteForByt
   auto b = ReadWholeFile(restored);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_TRUE(*a == *b) << "the backup differs from the chain replayed to txid " << m->txid;
+}
+
+TEST_F(BackupSnapshotTest, ThePinSeesEveryAcknowledgedWriteAndItsCapturePoint) {
+  Open();
+  Position last;
+  for (int i = 0; i < 20; ++i) last = Put("k/" + std::to_string(i), "v");
+  auto snap = store_->PinBackupSnapshot();
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  EXPECT_EQ((*snap)->txid, last.txid);
+  EXPECT_EQ((*snap)->source, "primary");
+  EXPECT_EQ((*snap)->cluster_id.size(), 32u);
+  ASSERT_TRUE((*snap)->db_checksum.has_value());
+  ASSERT_TRUE((*snap)->page_one.has_value());
+  EXPECT_EQ((*snap)->page_one->size(), 4096u);
+  EXPECT_EQ((*snap)->page_one->substr(0, 16), std::string("SQLite format 3\0", 16));
+  // The capture sealed everything up to the pin: its newest segment (once
+  // the sealer thread has published it) ends there.
+  auto capture = store_->Capture();
+  for (int i = 0; i < 500 && capture && capture->last_sequence < (*snap)->segment_sequence; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    capture = store_->Capture();
+  }
+  ASSERT_TRUE(capture.has_value());
+  EXPECT_EQ(capture->last_txid, last.txid);
+  EXPECT_EQ((*snap)->segment_sequence, capture->last_sequence);
+  EXPECT_EQ(*(*snap)->db_checksum, capture->db_checksum);
+  // Writes go on while the snapshot is pinned, and do not show in it.
+  Put("after", "v");
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2((*snap)->connection(), "SELECT count(*) FROM archives", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 20);
+  sqlite3_finalize(st);
+}
+
+TEST_F(BackupSnapshotTest, PinningOnAClosedStoreIsRefusedAsShuttingDown) {
+  Open();
+  Put("k", "v");
+  store_->Close();
+  auto snap = store_->PinBackupSnapshot();
+  ASSERT_FALSE(snap.ok());
+  EXPECT_EQ(snap.status().code(), Code::kUnavailable);
+  EXPECT_EQ(snap.status().reason(), "shutting_down") << snap.status().ToString();
 }
 
 }  // namespace
