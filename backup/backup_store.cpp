@@ -38,6 +38,7 @@ Result<BackupListing> ReadFailed(const fs::path& folder) {
   b.id = folder.filename().string();
   b.path = folder.string();
   b.state = BackupState::kFailed;
+  b.set_aside = true;
   auto err = ReadWholeFile((folder / kBackupErrorFile).string());
   if (err.ok()) {
     auto j = nlohmann::json::parse(*err, nullptr, false);
@@ -62,6 +63,9 @@ Result<BackupStore> BackupStore::Open(const std::string& dir, int64_t now_unix_m
   WALSHIP_RETURN_IF_ERROR(EnsureDirectory(dir).Wrap(context));
   WALSHIP_RETURN_IF_ERROR(EnsureDirectory(dir + "/" + kBackupFailedDir).Wrap(context));
   BackupStore store(dir);
+  auto lock = DirectoryLock::Acquire(dir);
+  if (!lock.ok()) return lock.status().Wrap(context + " (backup.dir must belong to one node)");
+  store.lock_.emplace(std::move(lock).value());
   WALSHIP_RETURN_IF_ERROR(store.RecoverInterrupted(now_unix_ms).Wrap(context));
   return store;
 }
@@ -87,6 +91,7 @@ Status BackupStore::RecoverInterrupted(int64_t now_unix_ms) const {
     // whatever the backup itself wrote is kept with its error.
     fs::remove(TempDir(id) + "/data.db", ec);
     fs::remove(TempDir(id) + "/verify.db", ec);
+    fs::remove(TempDir(id) + "/snapshot.db", ec);
     auto where = SetAside(id, "interrupted: the backup never finished (found unfinished at start-up)", now_unix_ms);
     if (!where.ok()) return where.status();
     LogEvent(spdlog::level::warn, "an unfinished backup was set aside", {{"id", id}, {"moved_to", *where}});
@@ -132,7 +137,8 @@ Result<std::string> BackupStore::SetAside(const std::string& id, const std::stri
   if (!fs::exists(from)) WALSHIP_RETURN_IF_ERROR(EnsureDirectory(from).Wrap(context));
   const nlohmann::json record{{"error", error}, {"failed_at", FormatRfc3339Millis(now_unix_ms)},
                               {"failed_unix_ms", now_unix_ms}};
-  WALSHIP_RETURN_IF_ERROR(WriteFileAtomically(from + "/" + kBackupErrorFile, record.dump(2) + "\n").Wrap(context));
+  const std::string text = record.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  WALSHIP_RETURN_IF_ERROR(WriteFileAtomically(from + "/" + kBackupErrorFile, text).Wrap(context));
   auto moved = MoveIntoFolder(from, dir_ + "/" + kBackupFailedDir, id);
   if (!moved.ok()) return moved.status().Wrap(context);
   return moved;
@@ -161,7 +167,17 @@ Result<std::vector<BackupListing>> BackupStore::List() const {
     } else if (auto m = DecodeManifest(*bytes); !m.ok()) {
       b.error = m.status().message();
     } else {
-      b.state = BackupState::kVerified;
+      const std::string data = (entry.path() / kBackupDataFile).string();
+      std::error_code size_ec;
+      const auto size = fs::file_size(data, size_ec);
+      if (size_ec) {
+        b.error = "damaged after it was verified: " + std::string(kBackupDataFile) + " is missing";
+      } else if (size != m->bytes_compressed) {
+        b.error = "damaged after it was verified: " + std::string(kBackupDataFile) + " is " + std::to_string(size) +
+                  " bytes, the manifest says " + std::to_string(m->bytes_compressed);
+      } else {
+        b.state = BackupState::kVerified;
+      }
       b.manifest = std::move(m).value();
     }
     out.push_back(std::move(b));

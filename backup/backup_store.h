@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backup/manifest.h"
+#include "base/fs.h"
 #include "base/status.h"
 
 namespace walship {
@@ -24,13 +25,16 @@ struct BackupListing {
   BackupState state = BackupState::kFailed;
   std::string path;                        // the backup's folder
   std::optional<BackupManifest> manifest;  // verified ones always; failed ones when it was written
-  std::string error;                       // failed: why (from error.json)
+  std::string error;                       // failed: why (from error.json, or the damage found)
   int64_t failed_unix_ms = 0;
+  bool set_aside = false;                  // in failed/ (failed when taken), not damaged since
 };
 
 class BackupStore {
  public:
-  // Creates the folder and failed/ durably when missing. Folders left by a
+  // Creates the folder and failed/ durably when missing, and locks it
+  // (DIR/LOCK, held while the store lives): one node per backup folder, so
+  // no node's retention or start-up ever touches another's backups. Folders left by a
   // backup that never finished (tmp-<id>/, a crash) move to failed/ with
   // the error "interrupted: ...", so nothing half-made is ever listed as a
   // backup and nothing is deleted.
@@ -56,15 +60,17 @@ class BackupStore {
   // then fsyncs DIR.
   Status Remove(const std::string& id) const;
 
-  // Verified backups (folders with a manifest that decodes) and failed ones,
-  // newest first. A published folder whose manifest does not decode is
-  // listed as failed with that error (it was damaged after publishing).
+  // Verified backups and failed ones, newest first. A published folder whose
+  // manifest does not decode, or whose data file is missing or not the size
+  // the manifest says, is listed as failed with that damage (a cheap check;
+  // `walship verify` reads everything).
   Result<std::vector<BackupListing>> List() const;
 
  private:
   explicit BackupStore(std::string dir) : dir_(std::move(dir)) {}
   Status RecoverInterrupted(int64_t now_unix_ms) const;
   std::string dir_;
+  std::optional<DirectoryLock> lock_;  // unset for OpenExisting (read-only tools)
 };
 
 }  // namespace walship

@@ -1,5 +1,6 @@
 #include "backup/manifest.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "backup/backup_format.h"
@@ -144,7 +145,37 @@ std::string EncodeManifest(const BackupManifest& m) {
   return outer.dump(2) + "\n";
 }
 
+namespace {
+// The deepest nesting of arrays and objects (outside strings). A manifest is
+// two levels deep; a crafted file thousands deep would make the recursive
+// dump below overflow the stack.
+int NestingDepth(std::string_view bytes) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : bytes) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '{' || c == '[') deepest = std::max(deepest, ++depth);
+    else if (c == '}' || c == ']') --depth;
+  }
+  return deepest;
+}
+}  // namespace
+
 Result<BackupManifest> DecodeManifest(std::string_view bytes) {
+  if (bytes.size() > kMaxManifestBytes) {
+    return Status::Corruption("manifest.json: " + std::to_string(bytes.size()) + " bytes, more than a manifest's " +
+                              std::to_string(kMaxManifestBytes))
+        .WithReason("manifest_unreadable");
+  }
+  if (NestingDepth(bytes) > 3) {
+    return Status::Corruption("manifest.json: nested deeper than a walship manifest").WithReason("manifest_unreadable");
+  }
   json outer = json::parse(bytes, nullptr, /*allow_exceptions=*/false);
   if (outer.is_discarded()) {
     return Status::Corruption("manifest.json: not JSON").WithReason("manifest_unreadable");

@@ -35,6 +35,9 @@ struct BackupManifest {
   std::string Position() const { return std::to_string(timeline) + "/" + std::to_string(txid); }
 };
 
+// A manifest is about 1 KiB; anything over this is not one.
+inline constexpr size_t kMaxManifestBytes = 64 * 1024;
+
 // manifest.json's bytes: {"manifest": M, "sha256": H} (pretty-printed; H is
 // over M's compact form, so the indentation does not matter).
 std::string EncodeManifest(const BackupManifest& m);

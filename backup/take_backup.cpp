@@ -117,7 +117,7 @@ Result<BackupManifest> Take(const BackupStore& store, const std::string& id, con
   const std::string copy = dir + "/data.db";
   {
     progress.phase = BackupPhase::kPinning;
-    auto snapshot = pin();
+    auto snapshot = pin(dir);
     if (!snapshot.ok()) return snapshot.status().Wrap("pin a snapshot");
     m.source = (*snapshot)->source;
     m.cluster_id = (*snapshot)->cluster_id;
@@ -206,6 +206,7 @@ Result<BackupManifest> TakeBackup(const BackupStore& store, const std::string& i
   Status failed = m.status().Wrap(context);
   ::unlink((*dir + "/data.db").c_str());  // scratch copies, never the backup's own files
   ::unlink((*dir + "/verify.db").c_str());
+  ::unlink((*dir + "/" + kBackupSnapshotScratchFile).c_str());
   auto where = store.SetAside(id, failed.ToString(), clock.NowUnixMillis());
   if (!where.ok()) {
     LogError("a failed backup could not be set aside", {{"id", id}, {"error", where.status().ToString()}});

@@ -48,7 +48,10 @@ class PinnedSnapshot {
   std::optional<uint64_t> db_checksum;      // the node's own checksum at txid, when it keeps one
   std::optional<std::string> page_one;      // page 1 at txid, byte for byte, when known
 };
-using PinSnapshot = std::function<Result<std::unique_ptr<PinnedSnapshot>>()>;
+// `scratch_dir` is the backup's own folder, for a source that pins by
+// copying (a standby copies its replica there, briefly inside the apply gate).
+using PinSnapshot = std::function<Result<std::unique_ptr<PinnedSnapshot>>(const std::string& scratch_dir)>;
+inline constexpr const char* kBackupSnapshotScratchFile = "snapshot.db";
 
 enum class BackupPhase { kPinning, kCopying, kCompressing, kVerifying, kDone };
 std::string_view BackupPhaseName(BackupPhase phase);

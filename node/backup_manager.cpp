@@ -71,10 +71,10 @@ BackupManager::BackupManager(const Config& config, Store& store, Clock& clock, M
 BackupManager::~BackupManager() = default;
 
 void BackupManager::Attach(EventLoop& loop) {
-  loop_ = &loop;
-  if (schedule_) {
-    const auto next = schedule_->NextAfter(clock_.NowUnixMillis());
+  const auto next = schedule_ ? schedule_->NextAfter(clock_.NowUnixMillis()) : std::nullopt;
+  {
     std::lock_guard lock(mu_);
+    loop_ = &loop;
     next_run_ms_ = next.value_or(0);
   }
   loop.AddRepeatingTimer(1000, [this] { OnScheduleTick(); });
@@ -142,8 +142,8 @@ void BackupManager::RunJob(Job& job) {
   if (const char* delay = std::getenv("WALSHIP_FAILPOINT_BACKUP_STEP_SLEEP_MS")) {
     options.step_delay_ms = std::atoi(delay);  // tests only (see TakeBackupOptions)
   }
-  PinSnapshot pin = [this, &job]() -> Result<std::unique_ptr<PinnedSnapshot>> {
-    auto snap = store_.PinBackupSnapshot();
+  PinSnapshot pin = [this, &job](const std::string& scratch_dir) -> Result<std::unique_ptr<PinnedSnapshot>> {
+    auto snap = store_.PinBackupSnapshot(scratch_dir);
     if (snap.ok()) {
       std::lock_guard lock(mu_);
       job.position = std::to_string((*snap)->timeline) + "/" + std::to_string((*snap)->txid);

@@ -91,10 +91,9 @@ class BackupManager {
   std::optional<CronSchedule> schedule_;
   TimeZone zone_;
   uint64_t node_id_;
-  EventLoop* loop_ = nullptr;
-  int64_t next_run_ms_ = 0;  // loop thread writes; read under mu_
-
-  mutable std::mutex mu_;  // guards running_, last_finished_, shutting_down_, next_run_ms_ reads
+  mutable std::mutex mu_;  // guards loop_, next_run_ms_, running_, shutting_down_
+  EventLoop* loop_ = nullptr;  // set once by Attach, before any job
+  int64_t next_run_ms_ = 0;
   std::shared_ptr<Job> running_;
   bool shutting_down_ = false;
 

@@ -1,6 +1,11 @@
 // Store::PinBackupSnapshot: the read transaction a backup copies from,
 // pinned at a position the node can vouch for.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <future>
+
+#include "base/fs.h"
 
 #include "node/store.h"
 #include "replication/read_only_file.h"
@@ -10,19 +15,46 @@ namespace {
 
 class ConnectionSnapshot : public PinnedSnapshot {
  public:
-  explicit ConnectionSnapshot(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  explicit ConnectionSnapshot(std::unique_ptr<SqliteDb> db, std::string scratch_copy = "")
+      : db_(std::move(db)), scratch_copy_(std::move(scratch_copy)) {}
   ~ConnectionSnapshot() override {
     if (db_) db_->Exec("COMMIT").IgnoreError();  // ends a read transaction; nothing to lose
     db_.reset();
-    hold_.reset();  // after the connection: the gate guards the file it reads
+    if (!scratch_copy_.empty()) ::unlink(scratch_copy_.c_str());  // our own copy of the replica
   }
   sqlite3* connection() override { return db_->raw(); }
   SqliteDb& db() { return *db_; }
-  std::optional<ApplyGate::ReadHold> hold_;
 
  private:
   std::unique_ptr<SqliteDb> db_;
+  std::string scratch_copy_;
 };
+
+// A byte copy of `from` into the new file `to` (copy_file_range: no data
+// through user space where the file system allows).
+Status CopyFile(const std::string& from, const std::string& to) {
+  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return Status::IOError("open " + from + ": " + ErrnoMessage(errno));
+  const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) {
+    const int err = errno;
+    ::close(in);
+    return Status::IOError("create " + to + ": " + ErrnoMessage(err));
+  }
+  Status s;
+  for (;;) {
+    const ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 64 << 20, 0);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      s = Status::IOError("copy " + from + " to " + to + ": " + ErrnoMessage(errno));
+      break;
+    }
+  }
+  ::close(in);
+  ::close(out);
+  return s;
+}
 
 // BEGIN, then a read that starts the read transaction: the position and the
 // cluster as this snapshot sees them.
@@ -58,33 +90,47 @@ Result<std::string> ReadPageOne(const std::string& path) {
 
 }  // namespace
 
-Result<std::unique_ptr<PinnedSnapshot>> Store::PinBackupSnapshot() {
+Result<std::unique_ptr<PinnedSnapshot>> Store::PinBackupSnapshot(const std::string& scratch_dir) {
   if (refused()) return refusal_;
   if (replica_) {
     // State() takes the replica's lock, which an apply waiting at the gate
     // holds: read it first, then enter the gate and check that no apply
-    // slipped in between (else try again).
+    // slipped in between (else try again). Inside the gate only a byte copy
+    // of the replica is made; applies and reads wait for no more than that.
+    const std::string copy = scratch_dir + "/" + kBackupSnapshotScratchFile;
     for (int attempt = 0; attempt < 20; ++attempt) {
       const ReplicaState state = replica_->State();
       if (!state.has_database) {
         return Status::Unavailable("this standby has not received a database from the primary yet")
             .WithReason("standby_empty");
       }
-      auto db = SqliteDb::Open(ImmutableUri(db_path_), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
-      if (!db.ok()) return db.status().Wrap("open the backup's read connection");
-      auto snap = std::make_unique<ConnectionSnapshot>(std::move(db).value());
-      snap->hold_.emplace(replica_->gate().BeginRead());
-      if (!replica_->serveable()) {
-        return Status::Unavailable("this standby's replica may hold part of a segment after a failed apply")
-            .WithReason("replica_diverged");
+      int64_t txid = -1;
+      {
+        ApplyGate::ReadHold hold = replica_->gate().BeginRead();
+        if (!replica_->serveable()) {
+          return Status::Unavailable("this standby's replica may hold part of a segment after a failed apply")
+              .WithReason("replica_diverged");
+        }
+        auto check = SqliteDb::Open(ImmutableUri(db_path_), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+        if (!check.ok()) return check.status().Wrap("open the replica");
+        auto read = (*check)->QueryInt("SELECT txid FROM position WHERE id = 1");
+        if (!read.ok()) return read.status().Wrap("read the replica's position");
+        txid = *read;
+        if (txid == state.txid) WALSHIP_RETURN_IF_ERROR(CopyFile(db_path_, copy).Wrap("copy the replica"));
       }
+      if (txid != state.txid) continue;  // an apply came first: its state is newer
+      auto db = SqliteDb::Open(ImmutableUri(copy), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+      if (!db.ok()) {
+        ::unlink(copy.c_str());
+        return db.status().Wrap("open the copy of the replica");
+      }
+      auto snap = std::make_unique<ConnectionSnapshot>(std::move(db).value(), copy);
       WALSHIP_RETURN_IF_ERROR(BeginAndReadPosition(*snap));
-      if (snap->txid != state.txid) continue;  // an apply came first: its state is newer
       snap->source = "standby";
       snap->segment_sequence = state.sequence;
       snap->db_checksum = state.db_checksum;
-      auto page = ReadPageOne(db_path_);
-      if (!page.ok()) return page.status().Wrap("read page 1 of the replica");
+      auto page = ReadPageOne(copy);
+      if (!page.ok()) return page.status().Wrap("read page 1 of the copy");
       snap->page_one = std::move(page).value();
       return std::unique_ptr<PinnedSnapshot>(std::move(snap));
     }
@@ -97,17 +143,17 @@ Result<std::unique_ptr<PinnedSnapshot>> Store::PinBackupSnapshot() {
   auto snap = std::make_unique<ConnectionSnapshot>(std::move(db).value());
   snap->source = "primary";
   std::promise<Status> pinned;
-  writer_->RunBetweenGroups([&](const Status& health, sqlite3* writer, CheckpointHook* hook) {
+  writer_->RunBetweenGroups([&](const Status& health, sqlite3* writer, CheckpointHook* hook) -> Status {
     if (!health.ok()) {
       pinned.set_value(health);
-      return;
+      return Status::Ok();
     }
     std::optional<CapturePoint> point;
     if (hook != nullptr) {
       auto p = hook->MarkPoint(writer);
       if (!p.ok()) {
         pinned.set_value(p.status());
-        return;
+        return p.status();  // the writer decides whether writes go on (see RunBetweenGroups)
       }
       point = std::move(p).value();
     }
@@ -124,6 +170,7 @@ Result<std::unique_ptr<PinnedSnapshot>> Store::PinBackupSnapshot() {
       snap->page_one = std::move(point->page_one);
     }
     pinned.set_value(s);
+    return Status::Ok();  // a failure of the backup's own connection is the backup's, not the writer's
   });
   WALSHIP_RETURN_IF_ERROR(pinned.get_future().get().Wrap("pin the backup's snapshot"));
   return std::unique_ptr<PinnedSnapshot>(std::move(snap));

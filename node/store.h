@@ -103,8 +103,10 @@ class Store {
   // A read transaction pinned at an exact position for a backup (see
   // backup/take_backup.h; node/backup_snapshot.cpp). Blocking: call it on a
   // worker thread. On a primary the writer marks the point between two
-  // groups; on a standby the snapshot holds the apply gate until released.
-  Result<std::unique_ptr<PinnedSnapshot>> PinBackupSnapshot();
+  // groups; on a standby the replica is copied into `scratch_dir` inside the
+  // apply gate (applies and reads wait only for that copy) and the snapshot
+  // reads the copy, which it removes when released.
+  Result<std::unique_ptr<PinnedSnapshot>> PinBackupSnapshot(const std::string& scratch_dir);
 
   // Commits what is queued, checkpoints, closes every connection. Idempotent.
   void Close();

@@ -78,7 +78,7 @@ void Writer::RunBetweenGroups(BetweenGroupsTask task) {
     }
   }
   if (task) {
-    task(Status::Unavailable("the node is shutting down").WithReason("shutting_down"), nullptr, nullptr);
+    task(Status::Unavailable("the node is shutting down").WithReason("shutting_down"), nullptr, nullptr).IgnoreError();
     return;
   }
   cv_.notify_one();
@@ -88,10 +88,13 @@ void Writer::RunTasks(std::vector<BetweenGroupsTask>& tasks) {
   for (auto& task : tasks) {
     const Status health = Health();
     if (health.ok()) {
-      task(health, db_->raw(), hook_);
+      Status s = task(health, db_->raw(), hook_);
+      if (!s.ok() && s.code() != Code::kUnavailable) SetSticky(s);
     } else {
+      // Told it cannot run; what it returns then changes nothing.
       task(Status::Unavailable("writes are stopped: " + health.ToString()).WithReason("writes_stopped"), nullptr,
-           nullptr);
+           nullptr)
+          .IgnoreError();
     }
   }
   tasks.clear();

@@ -68,8 +68,10 @@ class Writer {
   // the write connection and the checkpoint hook (null when none), so no
   // write interleaves with it; `health` is not ok (and `writer` null) when
   // the writer stopped, or is stopping, before it ran. Must not block long:
-  // writes wait for it. Every queued task runs exactly once.
-  using BetweenGroupsTask = std::function<void(const Status& health, sqlite3* writer, CheckpointHook* hook)>;
+  // writes wait for it. Every queued task runs exactly once. The task returns
+  // what the checkpoint hook said: as after a failed BeforeCheckpoint, any
+  // error but kUnavailable stops writes (the WAL or the store is damaged).
+  using BetweenGroupsTask = std::function<Status(const Status& health, sqlite3* writer, CheckpointHook* hook)>;
   void RunBetweenGroups(BetweenGroupsTask task);
   // Stops taking requests, commits what is queued, checkpoints, closes the
   // connection and joins the thread.

@@ -101,15 +101,17 @@ int RunServe(const std::optional<std::string>& config_path, const ConfigOverride
     }
   } stop_shipping{store->get(), shipper.get()};
 
+  // A backup folder that cannot be used (a missing mount, another node's
+  // lock) must not keep the database from serving: the node runs without
+  // backups, says so, and answers backup requests 503 backup_unavailable.
   auto backups = BackupManager::Open(*config, **store, clock, metrics);
   if (!backups.ok()) {
-    LogError("cannot start", {{"error", backups.status().ToString()}});
-    (*store)->Close();
-    return 1;
+    LogError("backups are off: the backup folder cannot be used", {{"error", backups.status().ToString()}});
   }
+  BackupManager* backup_manager = backups.ok() ? backups->get() : nullptr;
   http::RouteContext route_context{*config, **store, metrics, clock, clock.NowUnixMillis()};
   route_context.shipper = shipper.get();
-  route_context.backups = backups->get();
+  route_context.backups = backup_manager;
   http::HttpServer server(route_context);
   auto port = server.Bind();
   if (!port.ok()) {
@@ -122,7 +124,7 @@ int RunServe(const std::optional<std::string>& config_path, const ConfigOverride
   std::string url = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
                     std::to_string(*port);
   Node node(*config, **store, server);
-  node.SetBackups(backups->get());
+  node.SetBackups(backup_manager);
   return node.Run([&] { LogInfo("listening", {{"url", url}, {"port", *port}}); });
 }
 

@@ -1,5 +1,7 @@
 #include "ops/verify_command.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <optional>
 #include <ostream>
@@ -44,7 +46,8 @@ bool VerifyOne(const BackupStore& store, const std::string& id, const std::optio
   VerifyBackupOptions options;
   options.expected_cluster = cluster;
   options.expected_id = id;
-  options.scratch_path = store.dir() + "/.verify-" + id + ".db";
+  // Per process: two verify runs at once must not share (or remove) one scratch file.
+  options.scratch_path = store.dir() + "/.verify-" + id + "-" + std::to_string(::getpid()) + ".db";
   auto m = VerifyBackup(store.FinalDir(id), options);
   if (m.ok()) {
     out << "backup " << id << ": ok (" << Describe(*m) << ")\n";
@@ -91,7 +94,7 @@ int RunVerify(const VerifyArgs& args, std::ostream& out, std::ostream& err) {
     for (const BackupListing& b : *listed) {
       if (!args.backup_id.empty() && b.id != args.backup_id) continue;
       found = true;
-      if (b.state == BackupState::kFailed && b.path.find("/" + std::string("failed") + "/") != std::string::npos) {
+      if (b.set_aside) {
         // Set aside when it was taken: known bad, reported, not a new fault
         // unless it was asked for by name.
         out << "backup " << b.id << ": failed when taken (kept in " << b.path << "): " << b.error << "\n";

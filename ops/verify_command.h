@@ -2,7 +2,7 @@
 // every backup of a node's folder (as after taking one: manifest, sizes,
 // SHA-256 sums, a scratch copy through PRAGMA integrity_check and the
 // database checksum) and the whole segment chain; with --backup only that
-// backup. Read-only but for the scratch copy (DIR/backups/.verify-<id>.db,
+// backup. Read-only but for the scratch copy (DIR/backups/.verify-<id>-<pid>.db,
 // removed after).
 //
 // Exit codes: 0 everything verified; 1 a backup or the chain is damaged (one

@@ -14,6 +14,8 @@
 #include "backup/backup_store.h"
 #include "backup/take_backup.h"
 #include "base/fs.h"
+#include "base/sha256.h"
+#include <nlohmann/json.hpp>
 #include "tests/support/temp_dir.h"
 
 namespace walship {
@@ -61,7 +63,7 @@ class VerifyBackupTest : public ::testing::Test {
     BackupProgress progress;
     TakeBackupOptions options;
     options.tool_version = "test";
-    auto m = TakeBackup(*store_, kId, [&]() -> Result<std::unique_ptr<PinnedSnapshot>> {
+    auto m = TakeBackup(*store_, kId, [&](const std::string&) -> Result<std::unique_ptr<PinnedSnapshot>> {
       return std::unique_ptr<PinnedSnapshot>(new PlainSnapshot(db_path_));
     }, options, clock_, progress);
     ASSERT_TRUE(m.ok()) << m.status().ToString();
@@ -207,10 +209,72 @@ TEST_F(VerifyBackupTest, ManifestThatIsNotJsonIsUnreadable) {
   EXPECT_EQ(m.status().message(), "manifest.json: not JSON");
 }
 
+TEST_F(VerifyBackupTest, ABackupDamagedAfterPublishingIsNotListedAsVerified) {
+  fs::resize_file(store_->FinalDir(kId) + "/" + kBackupDataFile, manifest_.bytes_compressed - 1);
+  auto listed = store_->List();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].state, BackupState::kFailed);
+  EXPECT_FALSE((*listed)[0].set_aside);
+  EXPECT_EQ((*listed)[0].error, "damaged after it was verified: data.db.zst is " +
+                                    std::to_string(manifest_.bytes_compressed - 1) + " bytes, the manifest says " +
+                                    std::to_string(manifest_.bytes_compressed));
+  fs::remove(store_->FinalDir(kId) + "/" + kBackupDataFile);
+  listed = store_->List();
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ((*listed)[0].error, "damaged after it was verified: data.db.zst is missing");
+}
+
+TEST_F(VerifyBackupTest, ASecondStoreOnTheSameFolderIsRefused) {
+  auto second = BackupStore::Open(tmp_.Sub("backups"), 1'700'000'000'000);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kUnavailable);
+  EXPECT_NE(second.status().message().find("(backup.dir must belong to one node): data folder " + tmp_.Sub("backups") +
+                                           " is in use by another walship process"),
+            std::string::npos)
+      << second.status().message();
+}
+
+TEST_F(VerifyBackupTest, ADeeplyNestedOrHugeManifestIsUnreadableNotACrash) {
+  const std::string dir = Copy("nested");
+  std::string deep = "{\"sha256\":\"00\",\"manifest\":{\"x\":" + std::string(100000, '[') + std::string(100000, ']') + "}}";
+  ASSERT_TRUE(WriteFileAtomically(dir + "/" + kBackupManifestFile, deep).ok());
+  auto m = Verify(dir);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "manifest_unreadable");
+  EXPECT_EQ(m.status().message(), "manifest.json: " + std::to_string(deep.size()) + " bytes, more than a manifest's 65536");
+  std::string shallow_but_deep = "{\"sha256\":\"00\",\"manifest\":{\"x\":[[[1]]]}}";
+  ASSERT_TRUE(WriteFileAtomically(dir + "/" + kBackupManifestFile, shallow_but_deep).ok());
+  m = Verify(dir);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().message(), "manifest.json: nested deeper than a walship manifest");
+}
+
+TEST_F(VerifyBackupTest, AManifestWithAWrongTypeNamesTheField) {
+  const std::string dir = Copy("wrong-type");
+  auto text = ReadWholeFile(dir + "/" + kBackupManifestFile);
+  ASSERT_TRUE(text.ok());
+  auto j = nlohmann::json::parse(*text);
+  j["manifest"]["page_count"] = "many";
+  j["sha256"] = Sha256Hex(j["manifest"].dump());  // a consistent checksum: only the type is wrong
+  ASSERT_TRUE(WriteFileAtomically(dir + "/" + kBackupManifestFile, j.dump(2)).ok());
+  auto m = Verify(dir);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "manifest_invalid");
+  EXPECT_EQ(m.status().message(), "manifest.json: \"page_count\" is not an integer");
+  j["manifest"]["page_count"] = manifest_.page_count;
+  j["manifest"]["format_version"] = 2;
+  j["sha256"] = Sha256Hex(j["manifest"].dump());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/" + kBackupManifestFile, j.dump(2)).ok());
+  m = Verify(dir);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "manifest_version");
+}
+
 TEST_F(VerifyBackupTest, AFailedBackupIsSetAsideWithItsErrorAndNeverListedAsVerified) {
   BackupProgress progress;
   TakeBackupOptions options;
-  auto m = TakeBackup(*store_, "20231114T221321Z", []() -> Result<std::unique_ptr<PinnedSnapshot>> {
+  auto m = TakeBackup(*store_, "20231114T221321Z", [](const std::string&) -> Result<std::unique_ptr<PinnedSnapshot>> {
     return Status::Unavailable("the node is shutting down");
   }, options, clock_, progress);
   ASSERT_FALSE(m.ok());
@@ -230,9 +294,10 @@ TEST_F(VerifyBackupTest, AnUnfinishedBackupIsSetAsideAtTheNextOpen) {
   ASSERT_TRUE(store_->CreateTempDir("20231114T221322Z").ok());
   std::ofstream(store_->TempDir("20231114T221322Z") + "/data.db") << "partial";
   std::ofstream(store_->TempDir("20231114T221322Z") + "/" + kBackupDataFile) << "partial";
+  store_.reset();  // the node that held the folder is gone (its lock with it)
   auto reopened = BackupStore::Open(tmp_.Sub("backups"), 1'700'000'100'000);
   ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
-  EXPECT_FALSE(fs::exists(reopened->TempDir("20231114T221322Z")));
+  EXPECT_FALSE(fs::exists(tmp_.Sub("backups/tmp-20231114T221322Z")));
   const std::string aside = tmp_.Sub("backups/failed/20231114T221322Z");
   EXPECT_TRUE(fs::exists(aside + "/" + kBackupDataFile)) << "what the backup wrote is kept";
   EXPECT_FALSE(fs::exists(aside + "/data.db")) << "the uncompressed scratch copy is not";

@@ -226,29 +226,73 @@ TEST_F(BackupTest, KillNineDuringABackupListsNothingHalfMadeAndTheNextScheduledO
   EXPECT_TRUE(status["last_failure"].is_null()) << "a verified backup newer than the failure clears the alert";
 }
 
-TEST_F(BackupTest, AStandbyTakesItsOwnBackupAtItsAppliedPosition) {
-  auto standby = Start("standby", kNoSchedule, {}, {"--role", "standby"});
+TEST_F(BackupTest, AStandbyTakesItsOwnBackupWhileItKeepsApplyingAndServing) {
+  // 20 ms a page on the standby: the backup copies for seconds while the
+  // primary keeps writing and the standby keeps applying and serving reads.
+  auto standby = Start("standby", "[backup]\nschedule = \"\"\npages_per_step = 1\n",
+                       {"WALSHIP_FAILPOINT_BACKUP_STEP_SLEEP_MS=20"}, {"--role", "standby"});
   ASSERT_NE(standby, nullptr);
   auto primary = Start("primary",
                        std::string(kNoSchedule) + "[replication]\nstandby = \"" + standby->url() +
                            "\"\nretry_initial_ms = 20\nretry_max_ms = 200\n");
   ASSERT_NE(primary, nullptr);
   std::atomic<bool> stop{false};
-  Load(*primary, "k", 4, stop, 100);
+  Load(*primary, "k", 4, stop, 50);
   const int64_t txid = Get(*primary, "/v1/status").value("txid", int64_t{-1});
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  auto deadline = Clock::now() + std::chrono::seconds(30);
   while (Clock::now() < deadline && Get(*standby, "/v1/replication/position").value("txid", int64_t{-2}) != txid) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   const std::string id = RequestBackup(*standby);
   ASSERT_FALSE(id.empty());
+  std::thread load([&] { Load(*primary, "during", 2, stop); });
+  StopOnExit stop_on_exit{stop, load};
+  json b = json::object();
+  deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline && b.value("phase", "") != "copying") {
+    b = Get(*standby, "/v1/admin/backups/" + id).value("backup", json::object());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(b.value("phase", ""), "copying") << b.dump();
+  // While it copies, the standby applies new segments and serves reads.
+  const int64_t applied_before = Get(*standby, "/v1/replication/position").value("txid", int64_t{-1});
+  deadline = Clock::now() + std::chrono::seconds(20);
+  int64_t applied = applied_before;
+  while (Clock::now() < deadline && applied <= applied_before) {
+    applied = Get(*standby, "/v1/replication/position").value("txid", int64_t{-1});
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto read = standby->Client()->Get("/v1/archives/k/0/0");
+  EXPECT_TRUE(read && read->status == 200) << (read ? read->body : "no answer");
+  EXPECT_EQ(Get(*standby, "/v1/admin/backups/" + id).value("backup", json::object()).value("phase", ""), "copying")
+      << "the standby applied and served while the backup was still copying";
+  EXPECT_GT(applied, applied_before);
+  stop = true;
+  load.join();
+
   json done = WaitFinished(*standby, id);
   EXPECT_EQ(done.value("state", ""), "verified") << done.dump();
   EXPECT_EQ(done.value("source", ""), "standby");
-  EXPECT_EQ(done.value("position", ""), "1/" + std::to_string(txid));
+  EXPECT_EQ(done.value("position", ""), "1/" + std::to_string(applied_before));
   EXPECT_TRUE(Get(*primary, "/v1/admin/backups")["backups"].empty()) << "the primary did no backup";
   std::string out;
   EXPECT_EQ(RunWalship(WALSHIP_BINARY, {"verify", "--data", tmp_.Sub("standby"), "--backup", id}, &out), 0) << out;
+
+  // The standby's backup plus the standby's segments is the primary's final database.
+  const int64_t final_txid = Get(*primary, "/v1/status").value("txid", int64_t{-1});
+  deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline &&
+         Get(*standby, "/v1/replication/position").value("txid", int64_t{-2}) != final_txid) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(primary->SignalAndWait(SIGTERM), 0);
+  ASSERT_EQ(standby->SignalAndWait(SIGTERM), 0);
+  auto segments = SegmentStore::Open(tmp_.Sub("standby/segments"));
+  ASSERT_TRUE(segments.ok());
+  auto summary = RestoreFromBackup(tmp_.Sub("standby/backups/" + id), **segments, tmp_.Sub("restored.db"), std::nullopt);
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  EXPECT_EQ(summary->last_txid, final_txid);
+  EXPECT_TRUE(ReadWholeFile(tmp_.Sub("restored.db")).value() == ReadWholeFile(tmp_.Sub("primary/index.db")).value());
 }
 
 TEST_F(BackupTest, TheBackupCommandWaitsForVerifiedAndVerifyNamesDamage) {

@@ -44,7 +44,7 @@ class BackupSnapshotTest : public ::testing::Test {
     TakeBackupOptions options;
     options.pages_per_step = 3;  // many steps: writes go on between them
     options.tool_version = "test";
-    return TakeBackup(backups, id, [&] { return store_->PinBackupSnapshot(); }, options, clock_, progress);
+    return TakeBackup(backups, id, [&](const std::string& dir) { return store_->PinBackupSnapshot(dir); }, options, clock_, progress);
   }
 
   TempDir tmp_;
@@ -94,7 +94,7 @@ TEST_F(BackupSnapshotTest, ThePinSeesEveryAcknowledgedWriteAndItsCapturePoint) {
   Open();
   Position last;
   for (int i = 0; i < 20; ++i) last = Put("k/" + std::to_string(i), "v");
-  auto snap = store_->PinBackupSnapshot();
+  auto snap = store_->PinBackupSnapshot(tmp_.path());
   ASSERT_TRUE(snap.ok()) << snap.status().ToString();
   EXPECT_EQ((*snap)->txid, last.txid);
   EXPECT_EQ((*snap)->source, "primary");
@@ -127,7 +127,7 @@ TEST_F(BackupSnapshotTest, PinningOnAClosedStoreIsRefusedAsShuttingDown) {
   Open();
   Put("k", "v");
   store_->Close();
-  auto snap = store_->PinBackupSnapshot();
+  auto snap = store_->PinBackupSnapshot(tmp_.path());
   ASSERT_FALSE(snap.ok());
   EXPECT_EQ(snap.status().code(), Code::kUnavailable);
   EXPECT_EQ(snap.status().reason(), "shutting_down") << snap.status().ToString();
