@@ -10,6 +10,8 @@
 //     data.db.zst         the database file, one zstd frame (streaming)
 //   tmp-<id>/             a backup being taken; never listed. A crash leaves
 //                         it behind; the next start moves it to failed/.
+//   deleting-<id>/        a backup retention is removing (a crash leaves it;
+//                         the next start finishes the removal)
 //   failed/<id>/          a backup that failed (taking or verifying), kept
 //                         aside with whatever it wrote and
 //     error.json          {"error": "...", "failed_at": "..."}

@@ -19,6 +19,8 @@ std::string_view BackupStateName(BackupState state) {
 
 namespace {
 
+constexpr const char* kDeletingPrefix = "deleting-";
+
 // An id names a folder: "20261127T043132Z" with an optional "-N".
 bool LooksLikeId(const std::string& name) {
   if (name.size() < 16 || name[8] != 'T' || name[15] != 'Z') return false;
@@ -79,13 +81,19 @@ Result<BackupStore> BackupStore::OpenExisting(const std::string& dir) {
 Status BackupStore::RecoverInterrupted(int64_t now_unix_ms) const {
   std::error_code ec;
   std::vector<std::string> leftovers;
+  std::vector<std::string> doomed;
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {
     const std::string name = entry.path().filename().string();
     if (entry.is_directory() && name.rfind(kBackupTempPrefix, 0) == 0) {
       leftovers.push_back(name.substr(std::string(kBackupTempPrefix).size()));
     }
+    if (entry.is_directory() && name.rfind(kDeletingPrefix, 0) == 0) doomed.push_back(entry.path().string());
   }
   if (ec) return Status::IOError("list " + dir_ + ": " + ec.message());
+  for (const auto& path : doomed) {
+    fs::remove_all(path, ec);  // retention had decided; a crash interrupted it
+    if (ec) return Status::IOError("finish removing " + path + ": " + ec.message());
+  }
   for (const auto& id : leftovers) {
     // The uncompressed scratch copies are ours (as large as the database);
     // whatever the backup itself wrote is kept with its error.
@@ -145,9 +153,15 @@ Result<std::string> BackupStore::SetAside(const std::string& id, const std::stri
 }
 
 Status BackupStore::Remove(const std::string& id) const {
-  const std::string path = FinalDir(id);
+  // Renamed out of the listing first (durably), then deleted: a crash in
+  // between leaves a "deleting-" folder that the next Open finishes, never a
+  // half-deleted backup listed as damaged.
+  const std::string doomed = dir_ + "/" + kDeletingPrefix + id;
   std::error_code ec;
-  fs::remove_all(path, ec);
+  fs::rename(FinalDir(id), doomed, ec);
+  if (ec) return Status::IOError("remove backup " + id + ": rename: " + ec.message());
+  WALSHIP_RETURN_IF_ERROR(FsyncDirectory(dir_).Wrap("remove backup " + id));
+  fs::remove_all(doomed, ec);
   if (ec) return Status::IOError("remove backup " + id + ": " + ec.message());
   return FsyncDirectory(dir_).Wrap("remove backup " + id);
 }

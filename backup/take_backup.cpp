@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "backup/backup_format.h"
@@ -207,6 +208,13 @@ Result<BackupManifest> TakeBackup(const BackupStore& store, const std::string& i
   ::unlink((*dir + "/data.db").c_str());  // scratch copies, never the backup's own files
   ::unlink((*dir + "/verify.db").c_str());
   ::unlink((*dir + "/" + kBackupSnapshotScratchFile).c_str());
+  if (failed.reason() == "shutting_down") {
+    // Cancelled, not failed: nothing was wrong with the data, and a partial
+    // backup of ours is worth nothing. No alert, nothing kept.
+    std::error_code ec;
+    std::filesystem::remove_all(*dir, ec);
+    return failed;
+  }
   auto where = store.SetAside(id, failed.ToString(), clock.NowUnixMillis());
   if (!where.ok()) {
     LogError("a failed backup could not be set aside", {{"id", id}, {"error", where.status().ToString()}});

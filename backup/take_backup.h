@@ -14,7 +14,9 @@
 // 4. Compress (streaming zstd, SHA-256 of both sides), write the manifest,
 //    fsync; verify the folder as `walship verify` would; only then publish
 //    it (rename tmp-<id> to <id>, fsync the folder).
-// Any failure sets the folder aside in failed/ with its error.
+// Any failure sets the folder aside in failed/ with its error; a backup
+// cancelled by a shutdown (progress.cancel) is removed instead: nothing was
+// wrong, and nothing of it is worth keeping.
 #pragma once
 
 #include <sqlite3.h>

@@ -168,6 +168,8 @@ void BackupManager::OnJobDone(std::shared_ptr<Job> job) {
                                 {"bytes_uncompressed", static_cast<int64_t>(result->bytes_uncompressed)},
                                 {"bytes_compressed", static_cast<int64_t>(result->bytes_compressed)},
                                 {"seconds", seconds}});
+  } else if (result.status().reason() == "shutting_down") {
+    LogInfo("backup cancelled: the node is shutting down", {{"id", job->id}});
   } else {
     backups_failed_.Add();
     LogError("backup failed: set aside in " + backups_.dir() + "/failed/" + job->id,

@@ -225,6 +225,19 @@ TEST_F(VerifyBackupTest, ABackupDamagedAfterPublishingIsNotListedAsVerified) {
   EXPECT_EQ((*listed)[0].error, "damaged after it was verified: data.db.zst is missing");
 }
 
+TEST_F(VerifyBackupTest, RemovalInterruptedByACrashIsFinishedAtTheNextOpen) {
+  ASSERT_TRUE(store_->Remove(kId).ok());
+  EXPECT_FALSE(fs::exists(store_->FinalDir(kId)));
+  // A crash between the rename and the delete leaves this behind:
+  fs::create_directories(tmp_.Sub("backups/deleting-20231114T221300Z"));
+  std::ofstream(tmp_.Sub("backups/deleting-20231114T221300Z/data.db.zst")) << "old";
+  EXPECT_TRUE(store_->List()->empty()) << "never listed";
+  store_.reset();
+  auto reopened = BackupStore::Open(tmp_.Sub("backups"), 1'700'000'100'000);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_FALSE(fs::exists(tmp_.Sub("backups/deleting-20231114T221300Z")));
+}
+
 TEST_F(VerifyBackupTest, ASecondStoreOnTheSameFolderIsRefused) {
   auto second = BackupStore::Open(tmp_.Sub("backups"), 1'700'000'000'000);
   ASSERT_FALSE(second.ok());
@@ -287,6 +300,23 @@ TEST_F(VerifyBackupTest, AFailedBackupIsSetAsideWithItsErrorAndNeverListedAsVeri
   EXPECT_EQ((*listed)[0].state, BackupState::kFailed);
   EXPECT_EQ((*listed)[0].error, m.status().ToString());
   EXPECT_TRUE(fs::exists(tmp_.Sub("backups/failed/20231114T221321Z/error.json")));
+}
+
+TEST_F(VerifyBackupTest, ABackupCancelledByAShutdownLeavesNothingAndRaisesNoFailure) {
+  BackupProgress progress;
+  progress.cancel = true;
+  TakeBackupOptions options;
+  auto m = TakeBackup(*store_, "20231114T221323Z", [&](const std::string&) -> Result<std::unique_ptr<PinnedSnapshot>> {
+    return std::unique_ptr<PinnedSnapshot>(new PlainSnapshot(db_path_));
+  }, options, clock_, progress);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().reason(), "shutting_down");
+  EXPECT_EQ(m.status().ToString(), "unavailable: backup 20231114T221323Z: copy: cancelled: the node is shutting down");
+  EXPECT_FALSE(fs::exists(store_->TempDir("20231114T221323Z")));
+  EXPECT_FALSE(fs::exists(tmp_.Sub("backups/failed/20231114T221323Z")));
+  auto listed = store_->List();
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 1u);
 }
 
 TEST_F(VerifyBackupTest, AnUnfinishedBackupIsSetAsideAtTheNextOpen) {
