@@ -104,6 +104,24 @@ struct ReplicationBenchArgs {
 // and summary; false on a setup failure or request errors.
 bool RunReplicationBench(const ReplicationBenchArgs& args, std::string* error);
 
+// ---- the backup section (backup_bench.cpp) -----------------------------------
+
+struct BackupBenchArgs {
+  std::string walship;
+  std::string dir;
+  std::vector<std::string> bodies;  // of the write load
+  double warmup_s = 1, measure_s = 5;
+  ClientKind client = ClientKind::kRaw;
+  int clients = 8;        // writers of the p99 with / without a backup
+  int64_t db_mib = 1024;  // the database is filled to this size
+};
+
+// Backup throughput of a database filled to `db_mib` MiB against cp and the
+// sqlite3 CLI's .backup on the same disk, with its phases; write p50/p99
+// during a backup against without. Prints its own lines and summary; false
+// on a setup failure, a failed backup or request errors.
+bool RunBackupBench(const BackupBenchArgs& args, std::string* error);
+
 // ---- raw SQLite baseline (sqlite_baseline.cpp) ------------------------------
 
 // A new database `path` in WAL mode with synchronous=FULL, one table with a

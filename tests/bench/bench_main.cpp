@@ -111,6 +111,9 @@ int main(int argc, char** argv) {
   int capture_rounds = 2;
   std::string capture_toml;
   bool no_replication = false;
+  bool no_backup = false;
+  int64_t backup_db_mb = 1024;
+  std::string only;
   app.add_option("--walship", walship, "the walship binary")->required()->check(CLI::ExistingFile);
   app.add_option("--seconds", seconds, "measured seconds per phase")->capture_default_str()->check(CLI::Range(0.2, 600.0));
   app.add_option("--warmup", warmup, "warm-up seconds before each phase")->capture_default_str()->check(CLI::Range(0.0, 60.0));
@@ -133,6 +136,10 @@ int main(int argc, char** argv) {
                  "alternating rounds of fresh capture-on and capture-off nodes (0: skip the capture section)")
       ->capture_default_str()->check(CLI::Range(0, 20));
   app.add_flag("--no-replication", no_replication, "skip the replication section (lag to a standby, sync vs async)");
+  app.add_flag("--no-backup", no_backup, "skip the backup section (backup throughput, write p99 during a backup)");
+  app.add_option("--backup-db-mb", backup_db_mb, "MiB the backup section fills its database to")
+      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  app.add_option("--only", only, "run only this section (after the disk probe)")->check(CLI::IsMember({"backup"}));
   app.add_option("--capture-toml", capture_toml,
                  "more keys of the [segments] table for the capture section's nodes (\"zstd_level = 1\")");
   app.add_flag("--strict", strict, "exit 3 when a target is missed");
@@ -186,6 +193,13 @@ int main(int argc, char** argv) {
   }
   std::printf("disk: 4 KiB pwrite + fdatasync p50 %.3f ms, p99 %.3f ms (200 samples, before the phases)\n\n",
               sync_p50, sync_p99);
+  auto backup_section = [&]() -> bool {
+    wb::BackupBenchArgs ba{walship, dir, bodies, warmup, seconds, kind, 8, backup_db_mb};
+    if (wb::RunBackupBench(ba, &err)) return true;
+    std::fprintf(stderr, "walship_bench: backup section: %s\n", err.empty() ? "request errors" : err.c_str());
+    return false;
+  };
+  if (only == "backup") return backup_section() ? 0 : 1;
   PrintHeader();
 
   std::vector<wb::PhaseResult> phases;
@@ -357,6 +371,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  if (!no_backup && !backup_section()) return 1;
   if (errors > 0) return 1;
   if (strict && !(write_pass && read_pass)) return 3;
   return 0;
