@@ -21,7 +21,9 @@ void DbChecksum::SetPageCount(uint32_t page_count) {
     sum_ -= page_hashes_.back();
     page_hashes_.pop_back();
   }
-  page_hashes_.reserve(page_count);
+  // No reserve(page_count) here: UpdatePage grows the file one page at a
+  // time, and an exact reserve would reallocate on every page (quadratic:
+  // minutes to checksum a 1 GiB file). push_back grows geometrically.
   while (page_hashes_.size() < page_count) {
     uint64_t h = ZeroPageHash(static_cast<uint32_t>(page_hashes_.size() + 1));
     page_hashes_.push_back(h);
