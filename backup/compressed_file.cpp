@@ -13,37 +13,22 @@
 namespace walship {
 namespace {
 
-// Owns a descriptor; closes it when destroyed.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 std::string Base(const std::string& path) {
   const auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-Status OpenBoth(const std::string& src, const std::string& dst, std::unique_ptr<Fd>* in, std::unique_ptr<Fd>* out) {
+Status OpenBoth(const std::string& src, const std::string& dst, std::unique_ptr<ScopedFd>* in, std::unique_ptr<ScopedFd>* out) {
   int r = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
   if (r < 0) {
     const int err = errno;
     if (err == ENOENT) return Status::NotFound(Base(src) + ": missing");
     return Status::IOError("open " + src + ": " + ErrnoMessage(err));
   }
-  *in = std::make_unique<Fd>(r);
+  *in = std::make_unique<ScopedFd>(r);
   int w = ::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (w < 0) return Status::IOError("create " + dst + ": " + ErrnoMessage(errno));
-  *out = std::make_unique<Fd>(w);
+  *out = std::make_unique<ScopedFd>(w);
   return Status::Ok();
 }
 
@@ -68,7 +53,7 @@ constexpr uint64_t kProgressEvery = 8u << 20;
 
 Result<StreamSums> CompressFile(const std::string& src, const std::string& dst, int level,
                                 const StreamProgress& progress) {
-  std::unique_ptr<Fd> in, out;
+  std::unique_ptr<ScopedFd> in, out;
   WALSHIP_RETURN_IF_ERROR(OpenBoth(src, dst, &in, &out));
   std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
   ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, level);
@@ -112,7 +97,7 @@ Result<StreamSums> CompressFile(const std::string& src, const std::string& dst, 
 }
 
 Result<StreamSums> DecompressFile(const std::string& src, const std::string& dst, const StreamProgress& progress) {
-  std::unique_ptr<Fd> in, out;
+  std::unique_ptr<ScopedFd> in, out;
   WALSHIP_RETURN_IF_ERROR(OpenBoth(src, dst, &in, &out));
   std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   std::string in_buf(ZSTD_DStreamInSize(), '\0');

@@ -140,16 +140,9 @@ Result<BackupManifest> Take(const BackupStore& store, const std::string& id, con
       WALSHIP_RETURN_IF_ERROR(RestorePageOne(copy, *(*snapshot)->page_one).Wrap("copy"));
     }
     // The read transaction ends here: writes no longer keep the WAL for us.
-    auto page_size = [&]() -> uint32_t {
-      char header[100];
-      const int fd = ::open(copy.c_str(), O_RDONLY | O_CLOEXEC);
-      const bool ok = fd >= 0 && ::pread(fd, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header);
-      if (fd >= 0) ::close(fd);
-      if (!ok) return 0;
-      const uint32_t raw = (static_cast<uint8_t>(header[16]) << 8) | static_cast<uint8_t>(header[17]);
-      return raw == 1 ? 65536 : raw;
-    }();
-    if (page_size == 0) return Status::IOError("read the copy's header: " + copy);
+    auto header_page = ReadPageOneFromFile(copy);
+    if (!header_page.ok()) return header_page.status().Wrap("read the copy's header");
+    const auto page_size = static_cast<uint32_t>(header_page->size());
     progress.page_size = page_size;
     m.page_size = page_size;
     auto sum = DbChecksum::ComputeFromFile(copy, page_size);

@@ -35,6 +35,10 @@ Status WriteAll(int fd, std::string_view data, const std::string& path) {
 
 }  // namespace
 
+ScopedFd::~ScopedFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 Status FsyncDirectory(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::IOError("open directory " + path + ": " + ErrnoMessage(errno));

@@ -45,6 +45,19 @@ class DirectoryLock {
 
 std::string ErrnoMessage(int err);
 
+// Owns a descriptor and closes it when destroyed (-1: none).
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd) : fd_(fd) {}
+  ~ScopedFd();
+  ScopedFd(const ScopedFd&) = delete;
+  ScopedFd& operator=(const ScopedFd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
 // pwrite of all of `data` at `offset` (retrying short writes and EINTR).
 Status WriteAllAt(int fd, std::string_view data, int64_t offset);
 

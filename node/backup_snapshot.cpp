@@ -8,7 +8,7 @@
 #include "base/fs.h"
 
 #include "node/store.h"
-#include "replication/read_only_file.h"
+#include "replication/db_checksum.h"
 
 namespace walship {
 namespace {
@@ -76,18 +76,6 @@ Status BeginAndReadPosition(ConnectionSnapshot& snap) {
   return Status::Ok();
 }
 
-Result<std::string> ReadPageOne(const std::string& path) {
-  auto file = ReadOnlyFile::Open(path);
-  if (!file.ok()) return file.status();
-  char header[100];
-  WALSHIP_RETURN_IF_ERROR(file->ReadAt(0, sizeof header, header));
-  const uint32_t raw = (static_cast<uint8_t>(header[16]) << 8) | static_cast<uint8_t>(header[17]);
-  const uint32_t page_size = raw == 1 ? 65536 : raw;
-  std::string page(page_size, '\0');
-  WALSHIP_RETURN_IF_ERROR(file->ReadAt(0, page_size, page.data()));
-  return page;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<PinnedSnapshot>> Store::PinBackupSnapshot(const std::string& scratch_dir) {
@@ -129,7 +117,7 @@ Result<std::unique_ptr<PinnedSnapshot>> Store::PinBackupSnapshot(const std::stri
       snap->source = "standby";
       snap->segment_sequence = state.sequence;
       snap->db_checksum = state.db_checksum;
-      auto page = ReadPageOne(copy);
+      auto page = ReadPageOneFromFile(copy);
       if (!page.ok()) return page.status().Wrap("read page 1 of the copy");
       snap->page_one = std::move(page).value();
       return std::unique_ptr<PinnedSnapshot>(std::move(snap));

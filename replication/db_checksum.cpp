@@ -46,6 +46,22 @@ Status DbChecksum::UpdatePage(uint32_t page_number, std::string_view page) {
   return Status::Ok();
 }
 
+Result<std::string> ReadPageOneFromFile(const std::string& path) {
+  auto file = ReadOnlyFile::Open(path);
+  if (!file.ok()) return file.status();
+  char header[100];
+  WALSHIP_RETURN_IF_ERROR(file->ReadAt(0, sizeof header, header));
+  // Bytes 16-17, big-endian; 1 stands for 65536.
+  const uint32_t raw = (static_cast<uint8_t>(header[16]) << 8) | static_cast<uint8_t>(header[17]);
+  const uint32_t page_size = raw == 1 ? 65536 : raw;
+  if (page_size < 512 || (page_size & (page_size - 1)) != 0) {
+    return Status::Corruption(path + ": the header states page size " + std::to_string(raw));
+  }
+  std::string page(page_size, '\0');
+  WALSHIP_RETURN_IF_ERROR(file->ReadAt(0, page_size, page.data()));
+  return page;
+}
+
 Result<DbChecksum> DbChecksum::ComputeFromFile(const std::string& path, uint32_t page_size) {
   Result<ReadOnlyFile> file = ReadOnlyFile::Open(path);
   if (!file.ok()) return file.status();

@@ -60,6 +60,12 @@ class DbChecksum {
   std::string zero_page_;
 };
 
+// Page 1 of the database file at `path`, its size the page size the header
+// states. Same contract as ComputeFromFile: never on a file SQLite has open
+// in this process (a copy, or an immutable standby replica). kCorruption
+// when the header states no valid page size.
+Result<std::string> ReadPageOneFromFile(const std::string& path);
+
 // "0x" and 16 hex digits.
 std::string DbChecksumHex(uint64_t value);
 

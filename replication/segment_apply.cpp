@@ -6,22 +6,6 @@
 #include "base/fs.h"
 
 namespace walship {
-namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-}  // namespace
-
 Result<SegmentApplier> SegmentApplier::Open(const std::string& path, uint32_t page_size) {
   if (FileSizeOrZero(path) == 0) return SegmentApplier(path, DbChecksum(page_size));
   auto sum = DbChecksum::ComputeFromFile(path, page_size);
@@ -51,7 +35,7 @@ Status SegmentApplier::ApplyFrames(const DecodedSegment& segment, std::optional<
                               " pages; the segment expects " + DbChecksumHex(h.db_checksum_before) + ", " +
                               std::to_string(h.db_pages_before) + " pages)");
   }
-  Fd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+  ScopedFd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
   if (fd.get() < 0) return Status::IOError(context + ": open: " + ErrnoMessage(errno));
   DbChecksum sum = checksum_;
   size_t commit = 0;
@@ -80,7 +64,7 @@ Status SegmentApplier::ApplyFrames(const DecodedSegment& segment, std::optional<
 }
 
 Status SegmentApplier::Sync() {
-  Fd fd(::open(path_.c_str(), O_WRONLY | O_CLOEXEC));
+  ScopedFd fd(::open(path_.c_str(), O_WRONLY | O_CLOEXEC));
   if (fd.get() < 0) return Status::IOError("sync " + path_ + ": open: " + ErrnoMessage(errno));
   if (::fsync(fd.get()) != 0) return Status::IOError("sync " + path_ + ": " + ErrnoMessage(errno));
   return Status::Ok();

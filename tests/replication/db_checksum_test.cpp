@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/fs.h"
 #include "replication/wal_file.h"
 #include "tests/replication/wal_builder.h"
 #include "tests/support/temp_dir.h"
@@ -128,6 +129,23 @@ TEST(DbChecksumTest, ApplyingWalFramesEqualsTheCheckpointedFile) {
   EXPECT_LT(after.page_count(), ComputeOrDie(tmp.Sub("before")).page_count()) << "VACUUM shrank the file";
   EXPECT_EQ(sum.page_count(), after.page_count());
   EXPECT_EQ(sum.Value(), after.Value());
+}
+
+TEST(DbChecksumTest, PageOneFromFileTakesItsSizeFromTheHeaderAndRefusesABadOne) {
+  TempDir tmp;
+  std::string page(4096, 'x');
+  page[16] = 0x10;  // 4096, big-endian
+  page[17] = 0x00;
+  const std::string path = tmp.Sub("db");
+  ASSERT_TRUE(WriteFileAtomically(path, page + std::string(4096, 'y')).ok());
+  auto one = ReadPageOneFromFile(path);
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(*one, page);
+  page[16] = 0x03;  // 768: not a power of two
+  ASSERT_TRUE(WriteFileAtomically(path, page).ok());
+  one = ReadPageOneFromFile(path);
+  ASSERT_FALSE(one.ok());
+  EXPECT_EQ(one.status().ToString(), "corruption: " + path + ": the header states page size 768");
 }
 
 }  // namespace
