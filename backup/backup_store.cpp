@@ -108,17 +108,13 @@ Status BackupStore::RecoverInterrupted(int64_t now_unix_ms) const {
 }
 
 std::string BackupStore::NewId(int64_t now_unix_ms) const {
-  const std::time_t secs = static_cast<std::time_t>(now_unix_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  std::string id = buf;
+  const std::string base = CompactUtcSeconds(now_unix_ms);
+  std::string id = base;
   auto taken = [&](const std::string& candidate) {
     return fs::exists(FinalDir(candidate)) || fs::exists(TempDir(candidate)) ||
            fs::exists(dir_ + "/" + kBackupFailedDir + "/" + candidate);
   };
-  for (int n = 2; taken(id); ++n) id = std::string(buf) + "-" + std::to_string(n);
+  for (int n = 2; taken(id); ++n) id = base + "-" + std::to_string(n);
   return id;
 }
 

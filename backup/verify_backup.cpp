@@ -31,32 +31,6 @@ Result<std::string> FileSha256(const std::string& path, uint64_t size) {
   return sha.FinishHex();
 }
 
-// PRAGMA integrity_check on a closed file, opened immutable (no -wal or
-// -shm is made next to the scratch copy, no lock taken).
-Status IntegrityCheck(const std::string& path) {
-  sqlite3* db = nullptr;
-  const std::string uri = "file:" + path + "?immutable=1";
-  int rc = sqlite3_open_v2(uri.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
-  std::string result;
-  if (rc == SQLITE_OK) {
-    sqlite3_stmt* st = nullptr;
-    rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(20)", -1, &st, nullptr);
-    if (rc == SQLITE_OK) {
-      while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!result.empty()) result += "; ";
-        result += reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-      }
-      if (rc == SQLITE_DONE) rc = SQLITE_OK;
-    }
-    sqlite3_finalize(st);
-  }
-  std::string error = rc == SQLITE_OK ? "" : std::string(sqlite3_errmsg(db));
-  sqlite3_close(db);
-  if (rc != SQLITE_OK) return Fault("db_integrity", "integrity_check: " + error);
-  if (result != "ok") return Fault("db_integrity", "integrity_check: " + result);
-  return Status::Ok();
-}
-
 Status VerifyData(const std::string& dir, const BackupManifest& m, const VerifyBackupOptions& options) {
   const std::string data = dir + "/" + kBackupDataFile;
   const std::string name = kBackupDataFile;
@@ -89,7 +63,7 @@ Status VerifyData(const std::string& dir, const BackupManifest& m, const VerifyB
                      sums->sha256_uncompressed + ", the manifest says " + std::to_string(m.bytes_uncompressed) +
                      " bytes with " + m.sha256_uncompressed);
   }
-  WALSHIP_RETURN_IF_ERROR(IntegrityCheck(options.scratch_path));
+  WALSHIP_RETURN_IF_ERROR(IntegrityCheckClosedFile(options.scratch_path));
   auto sum = DbChecksum::ComputeFromFile(options.scratch_path, m.page_size);
   if (!sum.ok()) return sum.status().Wrap("database checksum");
   if (sum->Value() != m.db_checksum || sum->page_count() != m.page_count) {
@@ -102,6 +76,33 @@ Status VerifyData(const std::string& dir, const BackupManifest& m, const VerifyB
 }
 
 }  // namespace
+
+// PRAGMA integrity_check on a closed file, opened immutable (no -wal or
+// -shm is made next to the scratch copy, no lock taken).
+Status IntegrityCheckClosedFile(const std::string& path) {
+  sqlite3* db = nullptr;
+  const std::string uri = "file:" + path + "?immutable=1";
+  int rc = sqlite3_open_v2(uri.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
+  std::string result;
+  if (rc == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(20)", -1, &st, nullptr);
+    if (rc == SQLITE_OK) {
+      while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!result.empty()) result += "; ";
+        result += reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+      }
+      if (rc == SQLITE_DONE) rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+  }
+  std::string error = rc == SQLITE_OK ? "" : std::string(sqlite3_errmsg(db));
+  sqlite3_close(db);
+  if (rc != SQLITE_OK) return Fault("db_integrity", "integrity_check: " + error);
+  if (result != "ok") return Fault("db_integrity", "integrity_check: " + result);
+  return Status::Ok();
+}
+
 
 Result<BackupManifest> VerifyBackup(const std::string& backup_dir, const VerifyBackupOptions& options) {
   auto bytes = ReadWholeFile(backup_dir + "/" + kBackupManifestFile);

@@ -45,4 +45,9 @@ struct VerifyBackupOptions {
 // kIOError when reading or writing the scratch copy fails.
 Result<BackupManifest> VerifyBackup(const std::string& backup_dir, const VerifyBackupOptions& options);
 
+// PRAGMA integrity_check on a closed database file, opened immutable (no
+// -wal or -shm is made next to it, no lock taken). kCorruption, reason
+// "db_integrity", with SQLite's first findings.
+Status IntegrityCheckClosedFile(const std::string& path);
+
 }  // namespace walship

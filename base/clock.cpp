@@ -21,6 +21,15 @@ SystemClock& SystemClock::Instance() {
   return clock;
 }
 
+std::string CompactUtcSeconds(int64_t unix_millis) {
+  const time_t secs = static_cast<time_t>(unix_millis / 1000);
+  struct tm tm_utc {};
+  gmtime_r(&secs, &tm_utc);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm_utc);
+  return buf;
+}
+
 std::string FormatRfc3339Millis(int64_t unix_millis) {
   time_t secs = static_cast<time_t>(unix_millis / 1000);
   int millis = static_cast<int>(unix_millis % 1000);

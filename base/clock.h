@@ -36,5 +36,7 @@ class ManualClock final : public Clock {
 
 // "2026-11-21T12:07:05.123Z"
 std::string FormatRfc3339Millis(int64_t unix_millis);
+// "20261121T120705Z": a name for things made at that second (backups, restores).
+std::string CompactUtcSeconds(int64_t unix_millis);
 
 }  // namespace walship

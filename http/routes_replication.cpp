@@ -2,9 +2,13 @@
 //   GET /v1/replication/position            where this node is (either role)
 //   PUT /v1/replication/segments/{sequence} a segment file's bytes (standby)
 //   PUT /v1/replication/bases/{sequence}    a base snapshot's bytes (standby)
+//   GET /v1/replication/segments/{sequence} a segment file's bytes, as stored
+//                                           (either role; `walship restore
+//                                           --fetch-from` asks for them)
 //   POST /v1/admin/resync                   the standby starts over (standby)
 // And min_position on reads: "TIMELINE/TXID", as write responses carry it.
 #include <charconv>
+#include <filesystem>
 
 #include "http/error_map.h"
 #include "http/json_codec.h"
@@ -94,6 +98,37 @@ void PutBase(RouteContext& ctx, const httplib::Request& req, httplib::Response& 
   ReplyJson(res, 200, Dump(json{{"stored", true}, {"sequence", sequence}}));
 }
 
+// The file as the store holds it: the caller checks it like any other copy.
+void GetSegment(RouteContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  auto sequence = ParseSequence(req.matches[1]);
+  if (!sequence) return ReplyError(res, Status::InvalidArgument("segment sequence must be a decimal number"));
+  const std::string dir = ctx.store.segments_dir();
+  if (dir.empty()) {
+    return ReplyError(res, Status::Unavailable("this node has no segment store open").WithReason("no_segments"));
+  }
+  auto store = SegmentStore::Open(dir);
+  if (!store.ok()) return ReplyError(res, store.status());
+  auto entries = (*store)->List();
+  if (!entries.ok()) return ReplyError(res, entries.status());
+  std::optional<SegmentFileEntry> found;
+  for (const SegmentFileEntry& e : *entries) {
+    if (e.sequence != *sequence) continue;
+    if (found) {
+      return ReplyError(res, Status::Conflict("two files hold segment " + std::to_string(*sequence) + " here"));
+    }
+    found = e;
+  }
+  if (!found) {
+    return ReplyError(res, Status::NotFound("this node has no segment " + std::to_string(*sequence))
+                               .WithReason("no_such_segment"));
+  }
+  auto bytes = (*store)->ReadBytes(*found);
+  if (!bytes.ok()) return ReplyError(res, bytes.status());
+  res.status = 200;
+  res.set_header("X-Walship-Segment-File", std::filesystem::path(found->path).filename().string());
+  res.set_content(std::move(bytes).value(), "application/octet-stream");
+}
+
 }  // namespace
 
 Result<Position> ParsePosition(const std::string& text) {
@@ -137,6 +172,8 @@ void RegisterReplicationRoutes(httplib::Server& svr, RouteContext& ctx) {
           [&ctx](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
             PutSegment(ctx, req, res, reader);
           });
+  svr.Get("/v1/replication/segments/([0-9]+)",
+          [&ctx](const httplib::Request& req, httplib::Response& res) { GetSegment(ctx, req, res); });
   svr.Put("/v1/replication/bases/([0-9]+)",
           [&ctx](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
             PutBase(ctx, req, res, reader);

@@ -407,13 +407,13 @@ class HttpBackupApi final : public BackupApi {
 
 }  // namespace
 
-Result<NodeUrl> ParseNodeUrl(const std::string& text) {
-  auto bad = [&text](const std::string& problem) {
-    return Status::InvalidArgument("--node \"" + text + "\": " + problem);
+Result<NodeUrl> ParseNodeUrl(const std::string& text, const std::string& flag) {
+  auto bad = [&text, &flag](const std::string& problem) {
+    return Status::InvalidArgument(flag + " \"" + text + "\": " + problem);
   };
   const std::string use = "; use http://HOST:PORT";
   if (text.empty()) {
-    return Status::InvalidArgument("--node is required: the node's http://HOST:PORT, e.g. http://127.0.0.1:7070");
+    return Status::InvalidArgument(flag + " is required: the node's http://HOST:PORT, e.g. http://127.0.0.1:7070");
   }
   const std::string_view scheme = "http://";
   if (StartsWithNoCase(text, "https://")) return bad("https is not supported" + use);
@@ -558,13 +558,23 @@ std::optional<int64_t> ParseRfc3339Millis(std::string_view text) {
     for (; digits < 3; ++digits) millis *= 10;
   }
   const std::string_view zone = text.substr(pos);
-  if (zone != "Z" && zone != "z" && zone != "+00:00") return std::nullopt;
+  int64_t offset_minutes = 0;
+  if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
+    size_t at = pos + 1;
+    int oh = 0, om = 0;
+    if (!Digits(text, &at, 2, &oh) || !Expect(text, &at, ':') || !Digits(text, &at, 2, &om) || oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset_minutes = (zone[0] == '+' ? 1 : -1) * (oh * 60 + om);
+  } else if (zone != "Z" && zone != "z") {
+    return std::nullopt;
+  }
   if (hour > 23 || minute > 59 || second > 60) return std::nullopt;
   const std::chrono::year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
                                          std::chrono::day{static_cast<unsigned>(day)}};
   if (!date.ok()) return std::nullopt;
   const int64_t days = std::chrono::sys_days{date}.time_since_epoch().count();
-  return ((days * 24 + hour) * 60 + minute) * 60'000LL + second * 1000LL + millis;
+  return ((days * 24 + hour) * 60 + minute - offset_minutes) * 60'000LL + second * 1000LL + millis;
 }
 
 std::string FormatProgressBar(const BackupView& b) {

@@ -58,7 +58,8 @@ struct NodeUrl {
   int port = 0;
   std::string base;  // "http://127.0.0.1:7070"
 };
-Result<NodeUrl> ParseNodeUrl(const std::string& text);
+// `flag` names the option in errors.
+Result<NodeUrl> ParseNodeUrl(const std::string& text, const std::string& flag = "--node");
 
 // A backup as the node describes it; every field but id and state may be
 // missing. Unknown fields are ignored, and so are optional ones of the wrong type.
@@ -103,7 +104,8 @@ std::string DescribeErrorAnswer(int status, const std::string& body);
 std::string FormatBytes(double bytes);
 // "0.05 s", "3.2 s", "12 min 05 s", "2 h 03 min".
 std::string FormatDuration(double seconds);
-// "2026-11-27T04:31:32.120Z" (UTC only) to milliseconds since the epoch.
+// "2026-11-27T04:31:32.120Z", or with an offset ("+01:00"), to milliseconds
+// since the epoch.
 std::optional<int64_t> ParseRfc3339Millis(std::string_view text);
 
 // The terminal's one-line bar:

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "ops/backup_command.h"
+#include "ops/restore_command.h"
 #include "ops/segments_command.h"
 #include "ops/serve_command.h"
 #include "ops/verify_command.h"
@@ -45,6 +46,8 @@ int main(int argc, char** argv) {
   auto* backup = walship::AddBackupCommand(app, &backup_args);
   walship::VerifyArgs verify_args;
   auto* verify = walship::AddVerifyCommand(app, &verify_args);
+  walship::RestoreArgs restore_args;
+  auto* restore = walship::AddRestoreCommand(app, &restore_args);
 
   try {
     app.parse(argc, argv);
@@ -69,5 +72,6 @@ int main(int argc, char** argv) {
   if (segments->parsed()) return walship::RunSegments(segments_args, std::cout, std::cerr);
   if (backup->parsed()) return walship::RunBackup(backup_args, std::cout, std::cerr);
   if (verify->parsed()) return walship::RunVerify(verify_args, std::cout, std::cerr);
+  if (restore->parsed()) return walship::RunRestore(restore_args, std::cout, std::cerr);
   return 2;
 }

@@ -2,10 +2,13 @@
 
 #include <sys/resource.h>
 #include <sys/select.h>
+#include <unistd.h>
 
 #include <cstdio>
 
+#include "backup/restore_swap.h"
 #include "base/clock.h"
+#include "base/fs.h"
 #include "base/log.h"
 #include "http/server.h"
 #include "http/standby_link.h"
@@ -16,6 +19,17 @@
 namespace walship {
 
 namespace {
+
+// A restore whose swap a crash interrupted is finished before SQLite opens
+// anything: the old database must never be opened next to the new one's
+// missing WAL, or the new one next to the old WAL (backup/restore_swap.h).
+Status FinishRestoreBeforeServing(const std::string& data_dir) {
+  if (::access(data_dir.c_str(), F_OK) != 0) return Status::Ok();  // a new node: Store::Open makes the folder
+  auto lock = DirectoryLock::Acquire(data_dir);
+  if (!lock.ok()) return lock.status();
+  auto finished = FinishInterruptedRestoreSwap(data_dir);
+  return finished.status();
+}
 
 // Debian's cpp-httplib 0.11 waits on sockets with select(), which cannot
 // watch a descriptor >= FD_SETSIZE (1024) and corrupts memory if asked to.
@@ -53,6 +67,10 @@ int RunServe(const std::optional<std::string>& config_path, const ConfigOverride
   LogInfo("starting walship", {{"version", WALSHIP_VERSION}, {"data", config->data_dir},
                                {"config", config_path.value_or("(defaults)")}});
 
+  if (Status s = FinishRestoreBeforeServing(config->data_dir); !s.ok()) {
+    LogError("cannot start", {{"error", s.ToString()}});
+    return 1;
+  }
   auto store = Store::Open(*config, clock, metrics);
   if (!store.ok()) {
     LogError("cannot start", {{"error", store.status().ToString()}});

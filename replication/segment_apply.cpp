@@ -35,19 +35,17 @@ Status SegmentApplier::ApplyFrames(const DecodedSegment& segment, std::optional<
                               " pages; the segment expects " + DbChecksumHex(h.db_checksum_before) + ", " +
                               std::to_string(h.db_pages_before) + " pages)");
   }
-  ScopedFd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-  if (fd.get() < 0) return Status::IOError(context + ": open: " + ErrnoMessage(errno));
+  // Checked in full before a byte is written: a segment whose frames do not
+  // give its checksum after leaves the file as it was (the last verified
+  // transaction), so a restore can stop there.
   DbChecksum sum = checksum_;
+  size_t frames_to_write = 0;
   size_t commit = 0;
   bool stopped = false;
   for (const auto& f : segment.frames) {
-    WALSHIP_RETURN_IF_ERROR(
-        WriteAllAt(fd.get(), f.page, static_cast<int64_t>(f.page_number - 1) * h.page_size).Wrap(context));
+    ++frames_to_write;
     WALSHIP_RETURN_IF_ERROR(sum.UpdatePage(f.page_number, f.page).Wrap(context));
     if (f.db_pages_after_commit == 0) continue;
-    if (::ftruncate(fd.get(), static_cast<off_t>(f.db_pages_after_commit) * h.page_size) != 0) {
-      return Status::IOError(context + ": truncate: " + ErrnoMessage(errno));
-    }
     sum.SetPageCount(f.db_pages_after_commit);
     const uint64_t txid = h.commits[commit++].txid;
     if (stop_after_txid && txid >= *stop_after_txid) {
@@ -57,7 +55,18 @@ Status SegmentApplier::ApplyFrames(const DecodedSegment& segment, std::optional<
   }
   if (!stopped && sum.Value() != h.db_checksum_after) {
     return Status::Corruption(context + ": checksum after is " + DbChecksumHex(sum.Value()) + ", the segment says " +
-                              DbChecksumHex(h.db_checksum_after));
+                              DbChecksumHex(h.db_checksum_after) + " (nothing was written)");
+  }
+  ScopedFd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+  if (fd.get() < 0) return Status::IOError(context + ": open: " + ErrnoMessage(errno));
+  for (size_t i = 0; i < frames_to_write; ++i) {
+    const SegmentFrame& f = segment.frames[i];
+    WALSHIP_RETURN_IF_ERROR(
+        WriteAllAt(fd.get(), f.page, static_cast<int64_t>(f.page_number - 1) * h.page_size).Wrap(context));
+    if (f.db_pages_after_commit != 0 &&
+        ::ftruncate(fd.get(), static_cast<off_t>(f.db_pages_after_commit) * h.page_size) != 0) {
+      return Status::IOError(context + ": truncate: " + ErrnoMessage(errno));
+    }
   }
   checksum_ = std::move(sum);
   return Status::Ok();

@@ -256,6 +256,13 @@ Result<std::string> SegmentStore::QuarantineBase(uint64_t sequence, int64_t unix
   return to;
 }
 
+Result<std::string> SegmentStore::QuarantineSegment(const SegmentFileEntry& entry, int64_t unix_ms) {
+  const std::string name = std::filesystem::path(entry.path).filename().string();
+  auto to = MoveIntoFolder(entry.path, dir_ + "/" + kQuarantineDir, name + "." + std::to_string(unix_ms));
+  if (!to.ok()) return to.status().Wrap("quarantine segment " + std::to_string(entry.sequence));
+  return to;
+}
+
 Result<std::vector<SegmentFileEntry>> SegmentStore::List() const {
   const std::string context = "segment store " + dir_;
   std::vector<SegmentFileEntry> out;

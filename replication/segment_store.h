@@ -62,6 +62,9 @@ class SegmentStore {
   // segment followed it) into DIR/quarantine/, durably; returns where.
   // Nothing in the store is ever deleted.
   Result<std::string> QuarantineBase(uint64_t sequence, int64_t unix_ms);
+  // Moves a segment file (a damaged one, about to be replaced by a good copy
+  // from another node) into DIR/quarantine/, durably; returns where.
+  Result<std::string> QuarantineSegment(const SegmentFileEntry& entry, int64_t unix_ms);
   static constexpr const char* kQuarantineDir = "quarantine";
 
   // Every segment file, by sequence (then name: two files may claim one

@@ -167,11 +167,20 @@ Result<std::unique_ptr<WalCapture>> WalCapture::Start(sqlite3* db, const std::st
     if (!r.ok()) {
       // Foreign writes while the node was down, or damage: a damaged file
       // must not become a base.
-      LogError("segment store: the database does not continue the newest segment; checking it, then starting "
-               "a new base",
-               {{"segment", h.header.sequence}, {"why", r.ToString()}});
+      if (identity.timeline > h.header.timeline) {
+        LogInfo("segment store: the database is on a new timeline (a restore to an earlier point); starting a new "
+                "base for it",
+                {{"segment", h.header.sequence}, {"timeline", identity.timeline}});
+      } else {
+        LogError("segment store: the database does not continue the newest segment; checking it, then starting "
+                 "a new base",
+                 {{"segment", h.header.sequence}, {"why", r.ToString()}});
+      }
       WALSHIP_RETURN_IF_ERROR(CheckIntegrity(db, "start WAL capture: " + db_path));
-      c->last_txid_ = std::max<int64_t>(c->last_txid_, txid);
+      // A database on a newer timeline (a restore to a point before the
+      // store's end) starts its own history at its own txid; otherwise the
+      // txids never go back, so no position is given to two states.
+      c->last_txid_ = identity.timeline > h.header.timeline ? txid : std::max<int64_t>(c->last_txid_, txid);
       started = c->StartNewBase(r.message());
     }
   }

@@ -137,7 +137,10 @@ TEST(BackupCommandFormatTest, BytesDurationsAndTimestamps) {
   EXPECT_EQ(ParseRfc3339Millis("2026-11-27T04:31:32.120Z"), 1795753892120);
   EXPECT_EQ(ParseRfc3339Millis("2026-11-27T04:31:32.1Z"), 1795753892100);
   EXPECT_EQ(ParseRfc3339Millis("2026-11-27T04:31:32.123456+00:00"), 1795753892123);
-  EXPECT_EQ(ParseRfc3339Millis("2026-11-27T04:31:32.120+01:00"), std::nullopt);  // UTC only
+  EXPECT_EQ(ParseRfc3339Millis("2026-11-27T05:31:32.120+01:00"), 1795753892120);
+  EXPECT_EQ(ParseRfc3339Millis("2026-11-26T23:01:32.120-05:30"), 1795753892120);
+  EXPECT_EQ(ParseRfc3339Millis("2026-11-27T04:31:32+1:00"), std::nullopt);
+  EXPECT_EQ(ParseRfc3339Millis("2026-11-27T04:31:32+24:00"), std::nullopt);
   EXPECT_EQ(ParseRfc3339Millis("2026-02-30T04:31:32Z"), std::nullopt);
   EXPECT_EQ(ParseRfc3339Millis("2026-11-27 04:31:32Z"), std::nullopt);
   EXPECT_EQ(ParseRfc3339Millis(""), std::nullopt);

@@ -262,8 +262,9 @@ TEST_F(StandbyReplicaTest, AnApplyThatFailsPartWayIsNeverServed) {
   auto r = OpenReplica();
   Push(*r, 1, 2);
   EXPECT_TRUE(r->serveable());
-  // Segment 3 whose frames apply but whose checksum after is not theirs:
-  // its pages are in the file when the mismatch shows.
+  // Segment 3 whose frames apply but whose checksum after is not theirs.
+  // The applier now checks that before writing, but the replica does not
+  // rely on it: any failed apply makes it unserveable until a resync.
   DecodedSegment d = Decoded(3);
   d.header.header.db_checksum_after ^= 0xff;
   auto forged = EncodeSegment(Segment{d.header.header, d.frames}, 3);
