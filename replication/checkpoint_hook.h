@@ -14,6 +14,8 @@
 
 namespace walship {
 
+class DbChecksum;
+
 // The store at one exact point between two groups: every commit up to
 // `txid` sealed, none after (see CheckpointHook::MarkPoint).
 struct CapturePoint {
@@ -45,6 +47,14 @@ class CheckpointHook {
   // store to say it from.
   virtual Result<CapturePoint> MarkPoint(sqlite3* /*writer*/) {
     return Status::Unavailable("this checkpoint hook keeps no segments");
+  }
+  // For the scrub (node/scrub.h): the database checksum at the capture's
+  // position, page by page, to compare the file's pages with. Borrowed: valid
+  // on this thread until the next call into the hook. kUnavailable when it
+  // cannot be trusted right now (frames written behind the node's back wait
+  // for a new base); the default keeps none.
+  virtual Result<const DbChecksum*> ChecksumForScrub(sqlite3* /*writer*/) {
+    return Status::Unavailable("this checkpoint hook keeps no database checksum");
   }
 };
 

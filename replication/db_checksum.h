@@ -48,6 +48,9 @@ class DbChecksum {
   void SetPageCount(uint32_t page_count);
 
   uint64_t Value() const { return sum_; }
+  // The hash page `page_number` (1..page_count()) counts with: PageHash of
+  // its image, or of a zero-filled page when it was never updated.
+  uint64_t PageHashAt(uint32_t page_number) const { return page_hashes_[page_number - 1]; }
   uint32_t page_count() const { return static_cast<uint32_t>(page_hashes_.size()); }
   uint32_t page_size() const { return page_size_; }
 

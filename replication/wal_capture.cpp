@@ -483,6 +483,19 @@ Status WalCapture::Seal(WalScan&& scan, const std::vector<PendingCommit>& commit
   return Status::Ok();
 }
 
+Result<const DbChecksum*> WalCapture::ChecksumForScrub(sqlite3* /*writer*/) {
+  if (collect_blocked_) {
+    return Status::Unavailable("the last collect failed; the next checkpoint deals with it").WithReason("capture_behind");
+  }
+  auto version = DataVersion();
+  if (!version.ok()) return version.status().Wrap("database checksum for the scrub");
+  if (*version != data_version_) {
+    return Status::Unavailable("another connection committed to the database; the next checkpoint starts a new base")
+        .WithReason("foreign_writes");
+  }
+  return &checksum_;
+}
+
 void WalCapture::PublishStats() {
   // Before any segment of this process is sealed: what the store holds.
   if (stat_sequence_.load() == 0) {

@@ -99,6 +99,11 @@ class WalCapture final : public CheckpointHook {
   // database checksum and page 1 at it (replication/capture_point.cpp).
   Result<CapturePoint> MarkPoint(sqlite3* writer) override;
 
+  // The checksum after the last sealed frame (see CheckpointHook). Refused
+  // while another connection's commits are unaccounted for (data_version
+  // moved) or a collect failed: the next checkpoint sorts those out.
+  Result<const DbChecksum*> ChecksumForScrub(sqlite3* writer) override;
+
   CaptureStats Stats() const;
 
   // Called on the sealer thread after each segment is durable (the shipper
