@@ -152,6 +152,14 @@ void RegisterOpsRoutes(httplib::Server& svr, RouteContext& ctx) {
     }
     body["replication"] = ReplicationStatusJson(ctx);
     body["backups"] = BackupsStatusJson(ctx.backups, ctx.clock.NowUnixMillis());
+    if (std::optional<CorruptionFinding> f = ctx.store.CorruptionFound()) {
+      body["corruption"] = {{"found_at", FormatRfc3339Millis(f->found_unix_ms)},
+                            {"source", f->source},
+                            {"message", f->message},
+                            {"recommended", f->recommended}};
+    } else {
+      body["corruption"] = nullptr;
+    }
     if (ctx.store.refused()) {
       // The position is unknown: the database was never opened.
       body["position"] = body["timeline"] = body["txid"] = nullptr;

@@ -152,6 +152,12 @@ void BackupManager::RunJob(Job& job) {
   };
   auto result = TakeBackup(backups_, job.id, pin, options, clock_, job.progress);
   if (result.ok()) ApplyRetention();
+  // Corruption met while pinning or copying is the live database's (SQLITE_CORRUPT
+  // from its pages, or a copy whose checksum is not the node's); later it is the backup's own.
+  const BackupPhase phase = job.progress.phase.load();
+  if (!result.ok() && (phase == BackupPhase::kPinning || phase == BackupPhase::kCopying)) {
+    store_.ReportCorruption("backup", result.status());
+  }
   std::lock_guard lock(mu_);
   job.result = std::move(result);
 }

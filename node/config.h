@@ -78,6 +78,11 @@ struct Config {
   int64_t backup_keep_daily_days = 7;
   int64_t backup_keep_weekly_weeks = 4;
 
+  // [check] the node's own corruption checks (node/scrub_scheduler.h); 0: off
+  int64_t check_quick_check_interval_s = 3600;  // PRAGMA quick_check, on a read-only connection
+  int64_t check_scrub_interval_s = 3600;        // from the end of one scrub pass to the next
+  int64_t check_scrub_pages_per_second = 2000;  // the scrub's read rate
+
   // [limits]
   int64_t max_key_bytes = 1024;
   int64_t max_body_bytes = 16ll << 20;

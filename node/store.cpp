@@ -66,9 +66,20 @@ Result<std::unique_ptr<Store>> Store::Open(const Config& config, Clock& clock, M
                                 static_cast<int>(config.busy_timeout_ms), kMeteredVfsName);
   if (!readers.ok()) return readers.status().Wrap(context);
   store->readers_ = std::move(readers).value();
+  store->corruption_ = std::make_unique<CorruptionWatch>(config.data_dir, clock, metrics);
   store->writer_ = std::make_unique<Writer>(std::move(db).value(), config, clock, metrics, *pos);
   store->writer_->SetCheckpointHook(store->capture_.get());
+  Store* self = store.get();
+  store->corruption_->SetStopAction([self](const Status& finding) { self->writer_->StopWrites(finding); });
+  store->writer_->SetStickyListener([self](const Status& s) { self->corruption_->Observe("writer", s); });
   store->writer_->Start();
+  if (store->capture_) {
+    store->checks_ = std::make_unique<ScrubScheduler>(config, *store->writer_, store->db_path_, kMeteredVfsName,
+                                                      *store->corruption_, clock, metrics);
+    store->checks_->Start();
+  } else {
+    LogWarn("the scrub is off: without WAL capture there is no database checksum to compare pages with", {});
+  }
   LogInfo("store open", {{"database", store->db_path_}, {"position", pos->ToString()}});
   return store;
 }
@@ -134,6 +145,7 @@ Status Store::Submit(WriteRequest request) {
         .WithReason("not_primary");
   }
   if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
+  if (corruption_) WALSHIP_RETURN_IF_ERROR(corruption_->WriteRefusal());
   return writer_->Submit(std::move(request));
 }
 
@@ -179,7 +191,10 @@ Result<T> Store::Read(F&& read) {
   }
   auto lease = readers_->Acquire(generation);
   if (!lease.ok()) return lease.status();
-  return read(lease->db());
+  Result<T> result = read(lease->db());
+  // A read that meets a damaged page stops writes (primary; see CorruptionWatch).
+  if (!result.ok() && corruption_) corruption_->Observe("read", result.status());
+  return result;
 }
 
 Result<Record> Store::Get(const std::string& key) {
@@ -233,7 +248,9 @@ Status Store::Ready() const {
 
 void Store::Close() {
   if (closed_.exchange(true)) return;
-  // Open() may fail half-way: close only what exists.
+  // Open() may fail half-way: close only what exists. The checks first: a
+  // scrub batch runs on the writer and reads through its own connection.
+  if (checks_) checks_->Stop();
   if (readers_) readers_->Close();
   if (!writer_) return;
   writer_->Stop();

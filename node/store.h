@@ -31,8 +31,10 @@
 #include "base/status.h"
 #include "node/archive.h"
 #include "node/config.h"
+#include "node/corruption_watch.h"
 #include "node/read_pool.h"
 #include "node/reads.h"
+#include "node/scrub_scheduler.h"
 #include "node/writer.h"
 #include "replication/segment_store.h"
 #include "replication/standby_replica.h"
@@ -108,6 +110,25 @@ class Store {
   // reads the copy, which it removes when released.
   Result<std::unique_ptr<PinnedSnapshot>> PinBackupSnapshot(const std::string& scratch_dir);
 
+  // Corruption met outside the store's own calls (a backup reading the live
+  // database): see CorruptionWatch::Observe. True when `status` is one. On a
+  // primary the first one stops writes; elsewhere nothing is watched (false).
+  bool ReportCorruption(std::string_view source, const Status& status) {
+    return corruption_ != nullptr && corruption_->Observe(source, status);
+  }
+  // Blocking: a whole scrub pass, or a quick_check, now (see ScrubScheduler).
+  // kUnavailable where none runs (a standby, no capture, a refused store).
+  Status ScrubPassNow() {
+    return checks_ ? checks_->ScrubPassNow() : Status::Unavailable("no scrub runs on this node");
+  }
+  Status QuickCheckNow() {
+    return checks_ ? checks_->QuickCheckNow() : Status::Unavailable("no quick_check runs on this node");
+  }
+  // The first corruption found on this primary, if any (status).
+  std::optional<CorruptionFinding> CorruptionFound() const {
+    return corruption_ ? corruption_->Finding() : std::nullopt;
+  }
+
   // Commits what is queued, checkpoints, closes every connection. Idempotent.
   void Close();
 
@@ -144,8 +165,12 @@ class Store {
   std::unique_ptr<WalCapture> capture_;
   std::unique_ptr<StandbyReplica> replica_;  // standby only; then no capture, no writer
   ReplicationWait replication_wait_;          // sync replication only
+  // Primary only: every corruption error ends here (the writer's, the
+  // reads', the checks'); its stop action stops the writer.
+  std::unique_ptr<CorruptionWatch> corruption_;
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<ReadPool> readers_;
+  std::unique_ptr<ScrubScheduler> checks_;  // primary with capture: quick_check and scrub
   std::atomic<bool> closed_{false};
   Status refusal_;  // set only in a refused store, which has no writer and no readers
   std::string refusal_action_;

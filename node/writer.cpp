@@ -119,11 +119,13 @@ Status Writer::Health() const {
 int64_t Writer::WalBytes() const { return FileSizeOrZero(wal_path_); }
 
 void Writer::SetSticky(const Status& status) {
-  std::lock_guard lock(mu_);
-  if (sticky_.ok()) {
+  {
+    std::lock_guard lock(mu_);
+    if (!sticky_.ok()) return;
     sticky_ = status;
     LogError("writer stopped: no further writes will be accepted", {{"error", status.ToString()}});
   }
+  if (sticky_listener_) sticky_listener_(status);
 }
 
 void Writer::Run() {

@@ -77,6 +77,12 @@ class Writer {
   // connection and joins the thread.
   void Stop();
   void SetCheckpointHook(CheckpointHook* hook) { hook_ = hook; }  // before Start()
+  // Called once, on the thread that stopped writes, with the sticky error
+  // (outside the writer's lock). Set before Start().
+  void SetStickyListener(std::function<void(const Status&)> listener) { sticky_listener_ = std::move(listener); }
+  // Any thread: stops writes for good with `why` (as a failed commit does);
+  // queued requests fail. Nothing if writes are already stopped.
+  void StopWrites(const Status& why) { SetSticky(why); }
 
   Position position() const;
   // Ok while the writer can write; else the error that stopped it.
@@ -98,6 +104,7 @@ class Writer {
   const Config& config_;
   Clock& clock_;
   CheckpointHook* hook_ = nullptr;
+  std::function<void(const Status&)> sticky_listener_;  // set before Start(), then only read
   std::string wal_path_;
 
   mutable std::mutex mu_;  // guards queue_, tasks_, stopping_, checkpoint_requested_, snapshot_requested_, collect_requested_, sticky_
