@@ -13,8 +13,10 @@
 #include "base/sha256.h"
 #include "node/archive.h"
 #include "node/fts_sync.h"
+#include "node/metered_vfs.h"
 #include "node/schema.h"
 #include "node/sqlite_db.h"
+#include "node/store.h"
 #include "node/writer.h"
 #include "tests/support/temp_dir.h"
 
@@ -51,6 +53,29 @@ class MigratedDbTest : public ::testing::Test {
 
   TempDir tmp_;
   std::unique_ptr<SqliteDb> db_;
+};
+
+// A Store on a fresh data folder: adjust config_, then Open(). The store is
+// closed, and the VFS's pointer to this test's fsync histogram cleared, at
+// the end.
+class OpenStoreTest : public ::testing::Test {
+ protected:
+  OpenStoreTest() { config_.data_dir = tmp_.Sub("data"); }
+  void TearDown() override {
+    store_.reset();
+    RegisterMeteredVfs(nullptr).IgnoreError();  // only clears the pointer
+  }
+  void Open() {
+    auto s = Store::Open(config_, clock_, metrics_);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+  }
+
+  TempDir tmp_;
+  Config config_;
+  ManualClock clock_{1'700'000'000'000};
+  MetricsRegistry metrics_;
+  std::unique_ptr<Store> store_;
 };
 
 // Queues one request per list of ops and returns the futures of their
