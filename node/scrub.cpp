@@ -1,12 +1,11 @@
 #include "node/scrub.h"
 
+#include <algorithm>
 #include <future>
-#include <unordered_set>
 
 #include "base/log.h"
 #include "replication/db_checksum.h"
 #include "replication/db_file_pages.h"
-#include "replication/wal_file.h"
 
 namespace walship {
 
@@ -72,6 +71,28 @@ Status Scrubber::EnsureConnection() {
   return Status::Ok();
 }
 
+Status Scrubber::UpdatePagesInWal() {
+  auto scan = ScanWalFile(wal_path_, WalScanOptions{wal_seen_, /*keep_pages=*/false});
+  if (!scan.ok() && scan.status().reason() == "wal_diverged") {
+    wal_seen_.reset();  // rewritten behind our back: read it all again
+    scan = ScanWalFile(wal_path_, WalScanOptions{std::nullopt, /*keep_pages=*/false});
+  }
+  if (!scan.ok()) return scan.status().Wrap("scan the WAL");
+  if (scan->end == WalEnd::kCorruption) {
+    wal_seen_.reset();
+    return Status::Unavailable("the WAL is damaged (the capture reports it): " +
+                               scan->corruption->ToStatus().ToString());
+  }
+  if (!scan->resumed) wal_pages_.clear();  // a new generation, or the first scan
+  for (const WalFrame& f : scan->frames) wal_pages_.insert(f.page_number);
+  if (scan->empty) {
+    wal_seen_.reset();
+  } else {
+    wal_seen_ = scan->next;
+  }
+  return Status::Ok();
+}
+
 Status Scrubber::Plan(Batch& batch, const std::vector<uint32_t>& pages_first, uint32_t from, uint32_t max_pages) {
   std::promise<Status> planned;
   writer_.RunBetweenGroups([&](const Status& health, sqlite3* writer, CheckpointHook* hook) -> Status {
@@ -81,13 +102,8 @@ Status Scrubber::Plan(Batch& batch, const std::vector<uint32_t>& pages_first, ui
       auto sum = hook->ChecksumForScrub(writer);
       if (!sum.ok()) return sum.status();
       // Every page the current WAL generation holds may differ in the file.
-      auto scan = ScanWalFile(wal_path_, WalScanOptions{std::nullopt, /*keep_pages=*/false});
-      if (!scan.ok()) return scan.status().Wrap("scan the WAL");
-      if (scan->end == WalEnd::kCorruption) {
-        return Status::Unavailable("the WAL is damaged; the capture reports it: " + scan->corruption->ToStatus().ToString());
-      }
-      std::unordered_set<uint32_t> in_wal;
-      for (const WalFrame& f : scan->frames) in_wal.insert(f.page_number);
+      WALSHIP_RETURN_IF_ERROR(UpdatePagesInWal());
+      const std::unordered_set<uint32_t>& in_wal = wal_pages_;
       // The snapshot, right here: no frame after the scan can reach the file
       // while it is open.
       WALSHIP_RETURN_IF_ERROR(conn_->Exec("BEGIN").Wrap("begin the scrub's read transaction"));
@@ -156,7 +172,8 @@ Result<ScrubStepResult> Scrubber::Step(uint32_t max_pages) {
     WALSHIP_RETURN_IF_ERROR(Plan(again, suspects, 1, 0).Wrap(context + ": read again"));
     WALSHIP_RETURN_IF_ERROR(Compare(again).Wrap(context + ": read again"));
     if (again.differ.empty()) {
-      LogWarn("scrub: pages differed once, then matched; not counted", {{"pages", suspects.size()}});
+      LogWarn("scrub: pages differed once, then matched; not counted",
+              {{"pages", suspects.size()}, {"first", suspects.front()}});
     } else {
       mismatches_.Add(again.differ.size());
       Status found = MismatchStatus(again);

@@ -43,7 +43,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "base/clock.h"
@@ -52,6 +54,7 @@
 #include "node/corruption_watch.h"
 #include "node/sqlite_db.h"
 #include "node/writer.h"
+#include "replication/wal_file.h"
 
 namespace walship {
 
@@ -85,6 +88,11 @@ class Scrubber {
   // On the scrub thread: read, hash, compare; ends the read transaction.
   Status Compare(Batch& batch);
   Status EnsureConnection();
+  // On the writer thread (in Plan): brings wal_pages_ up to date with the
+  // -wal, reading only the frames added since the last batch while the WAL
+  // keeps its generation (a full scan per batch would pause writes for as
+  // long as a big WAL takes to verify).
+  Status UpdatePagesInWal();
 
   Writer& writer_;
   const std::string db_path_;
@@ -94,6 +102,10 @@ class Scrubber {
   Clock& clock_;
   std::unique_ptr<SqliteDb> conn_;  // the scrub's read-only connection (scrub thread; writer thread in Plan)
   uint32_t next_page_ = 1;          // where the pass stands
+  // The pages the current WAL generation holds, up to wal_seen_ (which keeps
+  // its salts: a new generation starts the set over). Used in Plan only.
+  std::optional<WalPosition> wal_seen_;
+  std::unordered_set<uint32_t> wal_pages_;
   int64_t pass_started_ns_ = 0;
 
   Counter& pages_;

@@ -4,7 +4,6 @@
 #include <chrono>
 
 #include "base/log.h"
-#include "node/quick_check.h"
 
 namespace walship {
 namespace {
@@ -62,6 +61,7 @@ void ScrubScheduler::Start() {
 }
 
 void ScrubScheduler::Stop() {
+  cancel_.Cancel();
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
@@ -104,7 +104,8 @@ Status ScrubScheduler::QuickCheckNow() { return QuickCheck(); }
 
 Status ScrubScheduler::QuickCheck() {
   const int64_t start_ns = clock_.MonotonicNanos();
-  Status s = CorruptionQuickCheck(db_path_, vfs_);
+  Status s = CorruptionQuickCheck(db_path_, vfs_, &cancel_);
+  if (s.reason() == "shutting_down") return s;
   const double seconds = static_cast<double>(clock_.MonotonicNanos() - start_ns) / 1e9;
   quick_check_seconds_.Observe(seconds);
   quick_check_last_unix_.Set(clock_.NowUnixMillis() / 1000);

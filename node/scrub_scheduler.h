@@ -23,6 +23,7 @@
 #include "base/metrics.h"
 #include "node/config.h"
 #include "node/corruption_watch.h"
+#include "node/quick_check.h"
 #include "node/scrub.h"
 #include "node/writer.h"
 
@@ -66,6 +67,7 @@ class ScrubScheduler {
   std::mutex mu_;  // guards stopping_
   std::condition_variable cv_;
   bool stopping_ = false;
+  QuickCheckCancel cancel_;  // Stop(): a running quick_check ends early
   std::thread thread_;
 
   Counter& quick_checks_ok_;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "node/quick_check.h"
 #include "node/store.h"
 #include "replication/db_checksum.h"
 #include "replication/db_file_pages.h"
@@ -238,6 +239,24 @@ TEST_F(ScrubTest, QuickCheckFindsABrokenPageAndStopsWrites) {
   ExpectWritesStoppedBy("quick_check", message);
   EXPECT_EQ(CounterValue("walship_quick_check_runs_total", {{"result", "corrupt"}}), 1u);
   EXPECT_EQ(CounterValue("walship_quick_check_runs_total", {{"result", "ok"}}), 1u);
+}
+
+}  // namespace
+}  // namespace walship
+
+namespace walship {
+namespace {
+
+TEST_F(ScrubTest, ACancelledQuickCheckEndsAtOnceAndFindsNothing) {
+  OpenSettled();
+  QuickCheckCancel cancel;
+  cancel.Cancel();
+  Status s = CorruptionQuickCheck(db_path(), nullptr, &cancel);
+  EXPECT_EQ(s.ToString(), "unavailable: quick_check of " + db_path() + ": cancelled, the node is stopping");
+  EXPECT_EQ(s.reason(), "shutting_down");
+  EXPECT_FALSE(store_->CorruptionFound().has_value());
+  QuickCheckCancel not_cancelled;
+  EXPECT_TRUE(CorruptionQuickCheck(db_path(), nullptr, &not_cancelled).ok());
 }
 
 }  // namespace
