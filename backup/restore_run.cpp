@@ -210,6 +210,7 @@ Result<RestoreBuild> BuildRestoredDatabase(const RestorePlan& plan, SegmentStore
     if (!tail.ok()) return tail.status().Wrap(context);
     out.wal_commits = tail->commits;
     out.wal_not_applied = tail->not_applied;
+    out.wal_commits_lost = tail->commits_lost;
     if (tail->commits != 0) {
       Say(options, "the WAL: " + std::to_string(tail->commits) + " committed transactions after segment " +
                        std::to_string(last_applied->sequence) + " applied (" + std::to_string(tail->frames) +

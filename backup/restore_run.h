@@ -60,6 +60,7 @@ struct RestoreBuild {
   // (restore_wal_tail.h), and why any it holds were not.
   uint32_t wal_commits = 0;
   std::string wal_not_applied;
+  uint32_t wal_commits_lost = 0;  // see WalTailResult::commits_lost
   // Damaged local segments replaced by fetched copies: where each went.
   std::vector<std::string> quarantined_segments;
   std::optional<RestoreLoss> loss;

@@ -36,7 +36,8 @@ Result<WalTailResult> ApplyWalTail(const std::string& wal_path, const SegmentHea
     for (size_t i = 0; i < scan->frames.size() && scan->frames[i].index < scan->corruption->bad_frame; ++i) {
       if (scan->frames[i].is_commit()) keep = i + 1;
     }
-    out.not_applied = std::to_string(scan->corruption->commit_frames_at_stake.size()) +
+    out.commits_lost = static_cast<uint32_t>(scan->corruption->commit_frames_at_stake.size());
+    out.not_applied = std::to_string(out.commits_lost) +
                       " committed transactions behind a damaged WAL frame were not restored from the WAL: " +
                       scan->corruption->ToStatus().message();
   }

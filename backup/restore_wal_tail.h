@@ -27,6 +27,9 @@ struct WalTailResult {
   uint32_t frames = 0;
   // Non-empty when the WAL held committed frames that were not applied.
   std::string not_applied;
+  // Of those, commit frames that verify behind a damaged frame: committed
+  // transactions no segment holds, lost unless another node has them.
+  uint32_t commits_lost = 0;
 };
 
 // Applies to `applier`'s file; a missing or empty WAL applies nothing.

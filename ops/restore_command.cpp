@@ -193,6 +193,12 @@ int RunRestore(const RestoreArgs& args, std::ostream& out, std::ostream& err) {
         << report->build->txid << "; to recover the rest, run again with --fetch-from http://STANDBY:PORT\n";
     return kRestoreExitLoss;
   }
+  if (report->build->wal_commits_lost != 0) {
+    err << "restore: NOT RESTORED: " << report->build->wal_not_applied << "\n";
+    err << "restore: the database holds every transaction the segment store has, up to " << report->build->timeline
+        << "/" << report->build->txid << "; the damaged WAL is kept in the quarantine folder above\n";
+    return kRestoreExitLoss;
+  }
   return 0;
 }
 

@@ -1,5 +1,7 @@
 #include "replication/startup_scan.h"
 
+#include <filesystem>
+
 #include <memory>
 
 #include "base/log.h"
@@ -14,8 +16,10 @@ std::string Plural(uint64_t n, std::string_view one, std::string_view many) {
 std::string ActionFor(const std::string& wal_path) {
   return "the WAL holds committed transactions behind a damaged frame; keep " + wal_path +
          " and the -shm byte for byte (do not open the database with sqlite3 or any other tool: a "
-         "read-write open drops those transactions and deletes the WAL); copy the data folder aside, then "
-         "restore with walship restore (issue 6)";
+         "read-write open drops those transactions and deletes the WAL); stop the node and run `walship restore "
+         "--data " + std::filesystem::path(wal_path).parent_path().string() +
+         "` (add --fetch-from http://STANDBY:PORT when there is a standby): it restores every transaction the "
+         "segment store holds, and the WAL's own before the damaged frame, and moves these files to quarantine";
 }
 
 // The header itself is not a WAL header: SQLite would ignore the whole file.

@@ -164,6 +164,19 @@ Result<std::unique_ptr<WalCapture>> WalCapture::Start(sqlite3* db, const std::st
     c->last_txid_ = static_cast<int64_t>(h.header.last_txid);
     c->checksum_ = *file;
     Status r = c->Reconcile(h, txid);
+    if (!r.ok() && identity.timeline == h.header.timeline && txid < static_cast<int64_t>(h.header.last_txid)) {
+      // Committed transactions the store holds are missing from the
+      // database: a deleted or replaced WAL, an older copy of the file. A
+      // new base here would serve that loss as if nothing happened.
+      return Status::Corruption("the database is at txid " + std::to_string(txid) +
+                                ", behind the segment store, which holds transactions up to " +
+                                std::to_string(h.header.last_txid) + " (segment " +
+                                std::to_string(h.header.sequence) +
+                                "): its WAL was deleted or replaced, or the file is an older copy. Nothing was "
+                                "changed; run `walship restore --data " +
+                                std::filesystem::path(db_path).parent_path().string() + "`")
+          .WithReason("db_behind_store");
+    }
     if (!r.ok()) {
       // Foreign writes while the node was down, or damage: a damaged file
       // must not become a base.

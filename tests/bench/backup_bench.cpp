@@ -34,6 +34,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -88,14 +89,11 @@ void MakeFillBody(const std::vector<std::string>& texts, uint64_t& rng, std::str
   }
 }
 
-struct FillResult {
-  uint64_t puts = 0, body_bytes = 0;
-  double seconds = 0;
-};
+}  // namespace
 
-// PUTs 1 MiB bodies from kFillClients threads until index.db holds `target`
-// bytes (it grows at each checkpoint, every second by default).
-bool Fill(const NodeProcess& node, const std::string& db_path, uint64_t target, FillResult* out, std::string* error) {
+// Declared in bench.h: the restore section fills its node the same way.
+bool FillNode(const NodeProcess& node, const std::string& prefix, const std::function<bool()>& reached, FillResult* out,
+              std::string* error) {
   const auto texts = MakeTexts(2048, 16 << 10, 20261127);
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> puts{0}, bytes{0};
@@ -107,12 +105,12 @@ bool Fill(const NodeProcess& node, const std::string& db_path, uint64_t target, 
     threads.emplace_back([&, c] {
       auto cli = node.Client();
       cli->set_read_timeout(120, 0);
-      uint64_t rng = 0x5eed0000ULL + static_cast<uint64_t>(c);
+      uint64_t rng = 0x5eed0000ULL + static_cast<uint64_t>(c) + std::hash<std::string>{}(prefix);
       std::string body;
       for (uint64_t seq = 0; !stop; ++seq) {
         MakeFillBody(texts, rng, &body);
-        char path[96];
-        std::snprintf(path, sizeof path, "/v1/archives/backup-fill/t%02d/%06llu", c,
+        char path[160];
+        std::snprintf(path, sizeof path, "/v1/archives/%s/t%02d/%06llu", prefix.c_str(), c,
                       static_cast<unsigned long long>(seq));
         auto res = cli->Put(path, body, "text/plain; charset=utf-8");
         if (!res || res->status != 201) {
@@ -131,7 +129,7 @@ bool Fill(const NodeProcess& node, const std::string& db_path, uint64_t target, 
     });
   }
   const auto deadline = t0 + std::chrono::hours(1);
-  while (!stop && FileSize(db_path) < target) {
+  while (!stop && !reached()) {
     if (SteadyClock::now() > deadline) {
       std::lock_guard lock(mu);
       if (first_error.empty()) first_error = "the fill did not reach the target size within an hour";
@@ -150,6 +148,8 @@ bool Fill(const NodeProcess& node, const std::string& db_path, uint64_t target, 
   }
   return true;
 }
+
+namespace {
 
 // ---- one backup, followed ------------------------------------------------------
 
@@ -402,7 +402,7 @@ bool RunBackupBench(const BackupBenchArgs& a, std::string* error) {
 
   // 1. Fill.
   FillResult fill;
-  if (!Fill(*node, db, target, &fill, error)) return false;
+  if (!FillNode(*node, "backup-fill", [&] { return FileSize(db) >= target; }, &fill, error)) return false;
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the next checkpoint
   std::printf("  fill: %llu PUTs of 1 MiB (half prose, half random punctuation) from %d clients, %.0f MB of "
               "bodies in %.1f s = %.1f MB/s; index.db %.0f MB, -wal %.0f MB\n",

@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+namespace walship::testing {
+class NodeProcess;
+}  // namespace walship::testing
+
 namespace walship::bench {
 
 // ---- load generator (load.cpp) --------------------------------------------
@@ -121,6 +125,30 @@ struct BackupBenchArgs {
 // during a backup against without. Prints its own lines and summary; false
 // on a setup failure, a failed backup or request errors.
 bool RunBackupBench(const BackupBenchArgs& args, std::string* error);
+
+// The fill both sections use (backup_bench.cpp): 1 MiB text/plain PUTs (half
+// English-like prose, half random ASCII punctuation) from 4 clients until
+// `reached` says so (polled every 100 ms).
+struct FillResult {
+  uint64_t puts = 0, body_bytes = 0;
+  double seconds = 0;
+};
+// Keys are PREFIX/tNN/NNNNNN; another prefix writes new keys.
+bool FillNode(const testing::NodeProcess& node, const std::string& prefix, const std::function<bool()>& reached,
+              FillResult* out, std::string* error);
+
+// ---- the restore section (restore_bench.cpp) ---------------------------------
+
+struct RestoreBenchArgs {
+  std::string walship;
+  std::string dir;
+  int64_t backup_mib = 1024;   // the database is filled to this size, then backed up
+  int64_t segment_mib = 200;   // then this many MiB of segments are written after the backup
+};
+
+// `walship restore` of that backup plus those segments, against `cp` of the
+// same bytes on the same disk. Prints its own lines; false on a setup failure.
+bool RunRestoreBench(const RestoreBenchArgs& args, std::string* error);
 
 // ---- raw SQLite baseline (sqlite_baseline.cpp) ------------------------------
 

@@ -113,6 +113,9 @@ int main(int argc, char** argv) {
   bool no_replication = false;
   bool no_backup = false;
   int64_t backup_db_mb = 1024;
+  bool no_restore = false;
+  int64_t restore_backup_mb = 1024;
+  int64_t restore_segments_mb = 200;
   std::string only;
   app.add_option("--walship", walship, "the walship binary")->required()->check(CLI::ExistingFile);
   app.add_option("--seconds", seconds, "measured seconds per phase")->capture_default_str()->check(CLI::Range(0.2, 600.0));
@@ -139,7 +142,14 @@ int main(int argc, char** argv) {
   app.add_flag("--no-backup", no_backup, "skip the backup section (backup throughput, write p99 during a backup)");
   app.add_option("--backup-db-mb", backup_db_mb, "MiB the backup section fills its database to")
       ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-  app.add_option("--only", only, "run only this section (after the disk probe)")->check(CLI::IsMember({"backup"}));
+  app.add_flag("--no-restore", no_restore, "skip the restore section (restore of a backup plus segments vs cp)");
+  app.add_option("--restore-backup-mb", restore_backup_mb, "MiB the restore section's backed-up database holds")
+      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  app.add_option("--restore-segments-mb", restore_segments_mb, "MiB of segments the restore section writes after "
+                                                               "its backup")
+      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  app.add_option("--only", only, "run only this section (after the disk probe)")
+      ->check(CLI::IsMember({"backup", "restore"}));
   app.add_option("--capture-toml", capture_toml,
                  "more keys of the [segments] table for the capture section's nodes (\"zstd_level = 1\")");
   app.add_flag("--strict", strict, "exit 3 when a target is missed");
@@ -199,7 +209,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "walship_bench: backup section: %s\n", err.empty() ? "request errors" : err.c_str());
     return false;
   };
+  auto restore_section = [&]() -> bool {
+    wb::RestoreBenchArgs ra{walship, dir, restore_backup_mb, restore_segments_mb};
+    if (wb::RunRestoreBench(ra, &err)) return true;
+    std::fprintf(stderr, "walship_bench: restore section: %s\n", err.c_str());
+    return false;
+  };
   if (only == "backup") return backup_section() ? 0 : 1;
+  if (only == "restore") return restore_section() ? 0 : 1;
   PrintHeader();
 
   std::vector<wb::PhaseResult> phases;
@@ -372,6 +389,7 @@ int main(int argc, char** argv) {
     }
   }
   if (!no_backup && !backup_section()) return 1;
+  if (!no_restore && !restore_section()) return 1;
   if (errors > 0) return 1;
   if (strict && !(write_pass && read_pass)) return 3;
   return 0;

@@ -383,5 +383,121 @@ TEST_F(RestoreTest, AKillAtAnyMomentLeavesTheOriginalUntouchedOrTheRestoredCompl
   EXPECT_GT(completed, 0);
 }
 
+// --- The brief's failures and SQLite's ways to corrupt a database ---------
+//
+// Each: a node under load is killed (-9) or stopped, the damage is done, the
+// node does not serve the damaged database, and `walship restore` brings
+// back a verified database with every acknowledged write the segment store
+// holds (and, with a sound WAL, the ones after it).
+
+// The highest txid any segment file in DATA/segments names.
+int64_t StoreLastTxid(const std::string& data) {
+  int64_t last = 0;
+  for (const auto& e : fs::directory_iterator(data + "/segments")) {
+    std::smatch m;
+    const std::string name = e.path().filename().string();
+    if (std::regex_match(name, m, std::regex("(\\d{20})-(\\d{20})-(\\d{20})\\.wseg"))) {
+      last = std::max<int64_t>(last, std::stoll(m[3]));
+    }
+  }
+  return last;
+}
+
+class DamageRestoreTest : public RestoreTest {
+ protected:
+  // Load for `ms` with no checkpoint (the WAL keeps every frame, segments
+  // are collected every 100 ms), then kill -9.
+  void LoadAndKill(const std::string& data, int ms) {
+    auto node = Start(data, "[checkpoint]\ninterval_ms = 600000\n");
+    ASSERT_NE(node, nullptr);
+    LoadFor(*node, ms, /*backup_half_way=*/false);
+    node->Kill9();
+  }
+
+  // The node either refuses to start or starts without being ready.
+  void ExpectNotServed(const std::string& data, const std::string& why) {
+    NodeOptions o;
+    o.data_dir = data;
+    o.start_timeout_ms = 8000;
+    std::string error;
+    auto node = NodeProcess::Start(o, &error);
+    if (node == nullptr) {
+      EXPECT_NE(Slurp(data + ".log").find(why), std::string::npos) << Slurp(data + ".log");
+      return;
+    }
+    auto res = node->Client()->Get("/readyz");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 503) << res->body;
+    EXPECT_NE(node->ReadLog().find(why), std::string::npos) << node->ReadLog();
+    node->SignalAndWait(SIGTERM);
+  }
+
+  // Restores; the result holds every acknowledged write up to its position,
+  // which is at least the store's end. Returns the exit code.
+  int RestoreAndCheck(const std::string& data) {
+    const int64_t store_last = StoreLastTxid(data);
+    std::string out;
+    const int code = Restore({"restore", "--data", data}, &out);
+    EXPECT_TRUE(code == 0 || code == 3) << out;
+    const int64_t txid = QueryIntReadOnly(data + "/index.db", "SELECT txid FROM position");
+    EXPECT_GE(txid, store_last) << out;
+    EXPECT_EQ(IntegrityCheck(data + "/index.db"), "ok");
+    EXPECT_EQ(ReadDump(data + "/index.db"), DumpAt(writes_, txid)) << out;
+    auto node = Start(data);
+    EXPECT_NE(node, nullptr);
+    if (node != nullptr) {
+      auto res = node->Client()->Get("/readyz");
+      EXPECT_TRUE(res && res->status == 200);
+      node->SignalAndWait(SIGTERM);
+    }
+    return code;
+  }
+};
+
+TEST_F(DamageRestoreTest, ABitFlipInAMiddleWalFrameWithCommitsAfterIt) {
+  const std::string data = tmp_.Sub("node");
+  LoadAndKill(data, 700);
+  const std::string wal = data + "/index.db-wal";
+  auto bytes = ReadWholeFile(wal);
+  ASSERT_TRUE(bytes.ok());
+  const size_t frame = 24 + 4096;
+  const size_t frames = (bytes->size() - 32) / frame;
+  ASSERT_GT(frames, 10u);
+  std::string damaged = *bytes;
+  damaged[32 + (frames / 2) * frame + 24 + 100] ^= 0x10;
+  ASSERT_TRUE(WriteFileAtomically(wal, damaged).ok());
+  ExpectNotServed(data, "the WAL holds committed transactions SQLite would drop");
+  const int code = RestoreAndCheck(data);
+  // Acknowledged writes only the WAL held, behind the damage, are named.
+  if (QueryIntReadOnly(data + "/index.db", "SELECT txid FROM position") < LastTxid()) EXPECT_EQ(code, 3);
+}
+
+TEST_F(DamageRestoreTest, ADeletedWal) {
+  const std::string data = tmp_.Sub("node");
+  LoadAndKill(data, 700);
+  ASSERT_TRUE(fs::remove(data + "/index.db-wal"));
+  fs::remove(data + "/index.db-shm");
+  ExpectNotServed(data, "behind the segment store");
+  // Writes only the deleted WAL held are gone, and nothing can know them;
+  // every one the segment store holds is back.
+  EXPECT_EQ(RestoreAndCheck(data), 0);
+}
+
+TEST_F(DamageRestoreTest, ATruncatedDatabaseFile) {
+  const std::string data = tmp_.Sub("node");
+  {
+    auto node = Start(data, kFastCheckpoints);
+    ASSERT_NE(node, nullptr);
+    LoadFor(*node, 700, /*backup_half_way=*/false);
+    ASSERT_EQ(node->SignalAndWait(SIGTERM), 0);
+  }
+  const int64_t size = FileSizeOrZero(data + "/index.db");
+  ASSERT_GT(size, 4 * 4096);
+  fs::resize_file(data + "/index.db", static_cast<uintmax_t>(size / 2 / 4096 * 4096));
+  ExpectNotServed(data, "cannot start");
+  EXPECT_EQ(RestoreAndCheck(data), 0);
+  EXPECT_EQ(QueryIntReadOnly(data + "/index.db", "SELECT txid FROM position"), LastTxid());
+}
+
 }  // namespace
 }  // namespace walship::testing

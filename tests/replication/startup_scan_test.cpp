@@ -127,8 +127,12 @@ TEST_F(StartupScanTest, FlippedByteInAMiddleFrameIsRefusedWithTheExactFinding) {
   EXPECT_EQ(r.Summary(), "corruption: " + r.refusal.message());
   EXPECT_EQ(r.action, "the WAL holds committed transactions behind a damaged frame; keep " + wal_path_ +
                           " and the -shm byte for byte (do not open the database with sqlite3 or any other "
-                          "tool: a read-write open drops those transactions and deletes the WAL); copy the "
-                          "data folder aside, then restore with walship restore (issue 6)");
+                          "tool: a read-write open drops those transactions and deletes the WAL); stop the node and "
+                          "run `walship restore --data " +
+                          std::filesystem::path(wal_path_).parent_path().string() +
+                          "` (add --fetch-from http://STANDBY:PORT when there is a standby): it restores every "
+                          "transaction the segment store holds, and the WAL's own before the damaged frame, and "
+                          "moves these files to quarantine");
   EXPECT_EQ(ReadBytes(wal_path_), wal) << "the scan only reads";
 }
 
