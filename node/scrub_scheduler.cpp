@@ -23,10 +23,10 @@ SteadyClock::time_point After(SteadyClock::time_point from, double seconds) {
 
 }  // namespace
 
-ScrubScheduler::ScrubScheduler(const Config& config, Writer& writer, const std::string& db_path, const char* vfs,
-                               CorruptionWatch& watch, Clock& clock, MetricsRegistry& metrics)
+ScrubScheduler::ScrubScheduler(const Config& config, bool scrub, Writer& writer, const std::string& db_path,
+                               const char* vfs, CorruptionWatch& watch, Clock& clock, MetricsRegistry& metrics)
     : quick_check_interval_s_(config.check_quick_check_interval_s),
-      scrub_interval_s_(config.check_scrub_interval_s),
+      scrub_interval_s_(scrub ? config.check_scrub_interval_s : 0),
       scrub_pages_per_second_(config.check_scrub_pages_per_second),
       db_path_(db_path),
       vfs_(vfs),
@@ -54,7 +54,7 @@ ScrubScheduler::~ScrubScheduler() { Stop(); }
 
 void ScrubScheduler::Start() {
   if (quick_check_interval_s_ <= 0 && scrub_interval_s_ <= 0) {
-    LogWarn("corruption checks are off (check.quick_check_interval_s = 0, check.scrub_interval_s = 0)", {});
+    LogWarn("corruption checks are off (check.quick_check_interval_s = 0; check.scrub_interval_s = 0 or no WAL capture)", {});
     return;
   }
   thread_ = std::thread([this] { Run(); });

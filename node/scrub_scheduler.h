@@ -3,7 +3,7 @@
 //   - PRAGMA quick_check (node/quick_check.h) every check.quick_check_interval_s;
 //   - a scrub pass (node/scrub.h) every check.scrub_interval_s, in batches
 //     paced to check.scrub_pages_per_second.
-// A value of 0 turns a check off. The first run of each comes one interval
+// A value of 0 turns a check off; the scrub needs the WAL capture's checksum. The first run of each comes one interval
 // after Start(). A corruption either finds goes to the CorruptionWatch (which
 // stops writes); after any finding both checks stop: the database is to be
 // restored, not checked again.
@@ -31,7 +31,9 @@ namespace walship {
 
 class ScrubScheduler {
  public:
-  ScrubScheduler(const Config& config, Writer& writer, const std::string& db_path, const char* vfs,
+  // `scrub` false (no WAL capture, so no database checksum to compare
+  // with): the quick_check alone runs.
+  ScrubScheduler(const Config& config, bool scrub, Writer& writer, const std::string& db_path, const char* vfs,
                  CorruptionWatch& watch, Clock& clock, MetricsRegistry& metrics);
   ~ScrubScheduler();
   ScrubScheduler(const ScrubScheduler&) = delete;

@@ -73,13 +73,13 @@ Result<std::unique_ptr<Store>> Store::Open(const Config& config, Clock& clock, M
   store->corruption_->SetStopAction([self](const Status& finding) { self->writer_->StopWrites(finding); });
   store->writer_->SetStickyListener([self](const Status& s) { self->corruption_->Observe("writer", s); });
   store->writer_->Start();
-  if (store->capture_) {
-    store->checks_ = std::make_unique<ScrubScheduler>(config, *store->writer_, store->db_path_, kMeteredVfsName,
-                                                      *store->corruption_, clock, metrics);
-    store->checks_->Start();
-  } else {
+  if (!store->capture_) {
     LogWarn("the scrub is off: without WAL capture there is no database checksum to compare pages with", {});
   }
+  store->checks_ = std::make_unique<ScrubScheduler>(config, store->capture_ != nullptr, *store->writer_,
+                                                    store->db_path_, kMeteredVfsName, *store->corruption_, clock,
+                                                    metrics);
+  store->checks_->Start();
   LogInfo("store open", {{"database", store->db_path_}, {"position", pos->ToString()}});
   return store;
 }

@@ -170,7 +170,7 @@ class Store {
   std::unique_ptr<CorruptionWatch> corruption_;
   std::unique_ptr<Writer> writer_;
   std::unique_ptr<ReadPool> readers_;
-  std::unique_ptr<ScrubScheduler> checks_;  // primary with capture: quick_check and scrub
+  std::unique_ptr<ScrubScheduler> checks_;  // primary: quick_check, and the scrub when capture is on
   std::atomic<bool> closed_{false};
   Status refusal_;  // set only in a refused store, which has no writer and no readers
   std::string refusal_action_;

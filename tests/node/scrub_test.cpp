@@ -247,6 +247,17 @@ TEST_F(ScrubTest, QuickCheckFindsABrokenPageAndStopsWrites) {
 namespace walship {
 namespace {
 
+TEST_F(ScrubTest, WithoutCaptureTheQuickCheckStillRunsAndTheScrubSaysWhyNot) {
+  config_.segments_capture = false;
+  Open();
+  Put("a/1", 'a');
+  EXPECT_TRUE(store_->QuickCheckNow().ok());
+  Status s = store_->ScrubPassNow();
+  EXPECT_EQ(s.ToString(), "unavailable: scrub " + db_path() + ": no WAL capture: no database checksum to compare with");
+  EXPECT_FALSE(store_->CorruptionFound().has_value());
+  EXPECT_TRUE(store_->Ready().ok());
+}
+
 TEST_F(ScrubTest, ACancelledQuickCheckEndsAtOnceAndFindsNothing) {
   OpenSettled();
   QuickCheckCancel cancel;
