@@ -124,7 +124,10 @@ Result<RestoreReport> RestoreDatabase(const RestoreRequest& request) {
   options.progress = request.progress;
   options.clock = request.clock;
   options.step_delay_ms = request.step_delay_ms;
-  if (request.target.kind == RestoreTarget::Kind::kLatest) options.wal_path = report.database_path + "-wal";
+  if (request.target.kind == RestoreTarget::Kind::kLatest) {
+    options.wal_path = report.database_path + "-wal";
+    options.fetch_beyond_store_end = true;
+  }
   auto build = BuildRestoredDatabase(report.plan, **segments, out_path, options);
   if (!build.ok()) return fail(build.status());
   report.build = *build;

@@ -140,6 +140,21 @@ Result<RestoreBuild> BuildRestoredDatabase(const RestorePlan& plan, SegmentStore
   RestoreBuild out;
   RunState at{plan.start.timeline, plan.start.txid, std::nullopt};
   std::optional<SegmentHeader> last_applied;
+  // The run moves past one verified segment (or its commits up to `stop`).
+  auto advance = [&](const DecodedSegmentHeader& applied, std::optional<uint64_t> stop) {
+    const SegmentHeader& h = applied.header;
+    last_applied = h;
+    at.timeline = h.timeline;
+    at.txid = static_cast<int64_t>(stop ? std::min<uint64_t>(*stop, h.last_txid) : h.last_txid);
+    at.previous_sha256 = applied.segment_sha256;
+    for (const SegmentCommit& c : h.commits) {
+      if (static_cast<int64_t>(c.txid) == at.txid) out.commit_unix_ms = c.commit_unix_ms;
+    }
+    ++out.segments_applied;
+    if (options.step_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options.step_delay_ms));
+    Say(options, "segment " + std::to_string(h.sequence) + ": applied, position " + std::to_string(at.timeline) +
+                     "/" + std::to_string(at.txid) + ", checksum " + DbChecksumHex(applier->checksum().Value()));
+  };
   const bool from_chain_start = plan.start.kind != RestoreStart::Kind::kBackup;
   for (size_t i = 0; i < plan.segments.size() && at.txid < plan.target_txid; ++i) {
     const PlannedSegment& p = plan.segments[i];
@@ -192,20 +207,36 @@ Result<RestoreBuild> BuildRestoredDatabase(const RestorePlan& plan, SegmentStore
       out.loss = std::move(loss);
       break;
     }
-    const SegmentHeader& h = applied.header;
-    last_applied = h;
-    at.timeline = h.timeline;
-    at.txid = static_cast<int64_t>(stop ? std::min<uint64_t>(*stop, h.last_txid) : h.last_txid);
-    at.previous_sha256 = applied.segment_sha256;
-    for (const SegmentCommit& c : h.commits) {
-      if (static_cast<int64_t>(c.txid) == at.txid) out.commit_unix_ms = c.commit_unix_ms;
-    }
-    ++out.segments_applied;
-    if (options.step_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options.step_delay_ms));
-    Say(options, "segment " + std::to_string(h.sequence) + ": applied, position " + std::to_string(at.timeline) +
-                     "/" + std::to_string(at.txid) + ", checksum " + DbChecksumHex(applier->checksum().Value()));
+    advance(applied, stop);
   }
-  if (!options.wal_path.empty() && !out.loss && last_applied && at.txid == plan.target_txid) {
+  // Past this store's end, what the other node holds after it (to latest).
+  if (options.fetch && options.fetch_beyond_store_end && !out.loss && at.txid == plan.target_txid) {
+    for (uint64_t seq = plan.segments.empty() ? plan.start.first_sequence : plan.segments.back().entry.sequence + 1;;
+         ++seq) {
+      auto copy = options.fetch(seq);
+      if (!copy.ok()) {
+        if (copy.status().code() != Code::kNotFound) out.beyond_note = copy.status().message();
+        break;
+      }
+      PlannedSegment p;
+      p.entry.sequence = seq;
+      p.missing = true;  // no local file to match its name against
+      DecodedSegmentHeader applied;
+      Status s = ApplyCopy(*copy, p, at, /*first_of_run=*/false, std::nullopt, *applier, &applied);
+      if (s.reason() == kWriteFailed) return s.Wrap(context);
+      if (!s.ok()) {
+        out.beyond_note = "segment " + std::to_string(seq) + " from " + options.fetch_source +
+                          " does not continue the restored database: " + s.message();
+        break;
+      }
+      if (options.repair_store) WALSHIP_RETURN_IF_ERROR(store.Publish(EncodedSegment{*copy, applied}).Wrap(context));
+      ++out.segments_fetched;
+      ++out.segments_beyond_store_end;
+      advance(applied, std::nullopt);
+    }
+    if (!out.beyond_note.empty()) Say(options, "stopped fetching: " + out.beyond_note);
+  }
+  if (!options.wal_path.empty() && !out.loss && last_applied && at.txid >= plan.target_txid) {
     auto tail = ApplyWalTail(options.wal_path, *last_applied, *applier);
     if (!tail.ok()) return tail.status().Wrap(context);
     out.wal_commits = tail->commits;

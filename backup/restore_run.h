@@ -61,6 +61,10 @@ struct RestoreBuild {
   uint32_t wal_commits = 0;
   std::string wal_not_applied;
   uint32_t wal_commits_lost = 0;  // see WalTailResult::commits_lost
+  // Segments the fetch source had after this store's newest, and why it
+  // stopped short of "no more" (empty when it simply had no more).
+  uint64_t segments_beyond_store_end = 0;
+  std::string beyond_note;
   // Damaged local segments replaced by fetched copies: where each went.
   std::vector<std::string> quarantined_segments;
   std::optional<RestoreLoss> loss;
@@ -70,6 +74,10 @@ struct RestoreBuildOptions {
   // Another node's copy of a segment file by sequence; empty: no source.
   std::function<Result<std::string>(uint64_t sequence)> fetch;
   std::string fetch_source;  // for messages: "http://127.0.0.1:7071"
+  // After the plan's last segment, ask `fetch` for the ones after it until
+  // it has none: the other node may hold segments this store never sealed
+  // (a restore to latest).
+  bool fetch_beyond_store_end = false;
   // Publish each fetched segment into the store, moving the local damaged
   // copy (if any) to the store's quarantine folder first. Off for a dry run.
   bool repair_store = false;

@@ -63,8 +63,12 @@ void PrintReport(const RestoreReport& r, std::ostream& out) {
   if (b.commit_unix_ms != 0) out << " (committed " << FormatRfc3339Millis(b.commit_unix_ms) << ")";
   out << ": " << b.segments_applied << " segments applied";
   if (b.segments_fetched != 0) out << " (" << b.segments_fetched << " fetched)";
+  if (b.segments_beyond_store_end != 0) {
+    out << " (" << b.segments_beyond_store_end << " of them after this store's newest)";
+  }
   if (b.wal_commits != 0) out << ", then " << b.wal_commits << " transactions from the WAL";
   out << ", checksum " << DbChecksumHex(b.db_checksum) << ", integrity_check ok\n";
+  if (!b.beyond_note.empty()) out << "warning: fetching past this store's newest segment stopped: " << b.beyond_note << "\n";
   if (!b.wal_not_applied.empty()) out << "warning: from the WAL: " << b.wal_not_applied << "\n";
   if (r.new_timeline) {
     out << "the node continues on timeline " << r.timeline << " (the store holds history after this point)\n";

@@ -6,9 +6,11 @@
 // with nothing lost; a kill -9 at any moment of a restore leaves the
 // original files untouched or the restored database complete.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -312,10 +314,18 @@ TEST_F(RestoreTest, ADamagedSegmentIsReportedExactlyAndTheStandbysCopyLosesNothi
   EXPECT_EQ(ReadDump(alone + "/index.db"), DumpAt(writes_, first - 1));
   EXPECT_EQ(QueryIntReadOnly(alone + "/index.db", "SELECT txid FROM position"), first - 1);
 
-  // With the standby's copy: nothing lost, the store repaired.
+  // With the standby's copy: nothing lost, the store repaired; and the
+  // newest segment, lost here too, comes from the standby as well.
+  int64_t newest_first = 0, newest_last = 0;
+  const std::string newest = SegmentHolding(data + "/segments", last, &newest_first, &newest_last);
+  ASSERT_FALSE(newest.empty());
+  ASSERT_NE(newest, victim);
+  const std::string newest_bytes = ReadWholeFile(newest).value();
+  ASSERT_TRUE(fs::remove(newest));
   ASSERT_EQ(Restore({"restore", "--data", data, "--fetch-from", standby->url()}, &out), 0) << out;
   EXPECT_NE(out.find("to position 1/" + std::to_string(last)), std::string::npos) << out;
-  EXPECT_NE(out.find("1 fetched"), std::string::npos) << out;
+  EXPECT_NE(out.find("(2 fetched) (1 of them after this store's newest)"), std::string::npos) << out;
+  EXPECT_TRUE(ReadWholeFile(newest).value() == newest_bytes) << "the store holds the standby's copy";
   EXPECT_EQ(ReadDump(data + "/index.db"), DumpAt(writes_, last));
   EXPECT_TRUE(ReadWholeFile(victim).value() == *bytes) << "the store holds the standby's good copy";
   bool quarantined = false;
@@ -469,7 +479,9 @@ TEST_F(DamageRestoreTest, ABitFlipInAMiddleWalFrameWithCommitsAfterIt) {
   ExpectNotServed(data, "the WAL holds committed transactions SQLite would drop");
   const int code = RestoreAndCheck(data);
   // Acknowledged writes only the WAL held, behind the damage, are named.
-  if (QueryIntReadOnly(data + "/index.db", "SELECT txid FROM position") < LastTxid()) EXPECT_EQ(code, 3);
+  if (QueryIntReadOnly(data + "/index.db", "SELECT txid FROM position") < LastTxid()) {
+    EXPECT_EQ(code, 3);
+  }
 }
 
 TEST_F(DamageRestoreTest, ADeletedWal) {
@@ -495,6 +507,48 @@ TEST_F(DamageRestoreTest, ATruncatedDatabaseFile) {
   ASSERT_GT(size, 4 * 4096);
   fs::resize_file(data + "/index.db", static_cast<uintmax_t>(size / 2 / 4096 * 4096));
   ExpectNotServed(data, "cannot start");
+  EXPECT_EQ(RestoreAndCheck(data), 0);
+  EXPECT_EQ(QueryIntReadOnly(data + "/index.db", "SELECT txid FROM position"), LastTxid());
+}
+
+TEST_F(DamageRestoreTest, APageTheScrubFindsDamagedBeforeAnyQueryReadsIt) {
+  const std::string data = tmp_.Sub("node");
+  auto node = Start(data, std::string(kFastCheckpoints) +
+                              "[check]\nquick_check_interval_s = 0\nscrub_interval_s = 1\n"
+                              "scrub_pages_per_second = 100000\n");
+  ASSERT_NE(node, nullptr);
+  LoadFor(*node, 1000, /*backup_half_way=*/false);
+  auto client = node->Client();
+  bool settled = false;  // a checkpoint has put every page in the file
+  for (int i = 0; i < 200 && !settled; ++i) {
+    auto st = client->Get("/v1/status");
+    settled = st && ParseBody(st->body).value("wal_bytes", -1) == 0;
+    if (!settled) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_TRUE(settled);
+  const std::string db = data + "/index.db";
+  {
+    auto bytes = ReadWholeFile(db);
+    ASSERT_TRUE(bytes.ok());
+    const size_t pages = bytes->size() / 4096;
+    ASSERT_GT(pages, 4u);
+    const int fd = ::open(db.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    const char flipped = static_cast<char>((*bytes)[(pages - 2) * 4096 + 2000] ^ 0x08);
+    ASSERT_EQ(::pwrite(fd, &flipped, 1, static_cast<off_t>((pages - 2) * 4096 + 2000)), 1);
+    ::close(fd);
+  }
+  json corruption;
+  for (int i = 0; i < 400 && !corruption.is_object(); ++i) {
+    auto st = client->Get("/v1/status");
+    if (st) corruption = ParseBody(st->body)["corruption"];
+    if (!corruption.is_object()) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_TRUE(corruption.is_object()) << node->ReadLog();
+  EXPECT_EQ(corruption["source"], "scrub");
+  EXPECT_EQ(corruption["recommended"], "walship restore --data " + data);
+  node->SignalAndWait(SIGTERM);
+  node.reset();
   EXPECT_EQ(RestoreAndCheck(data), 0);
   EXPECT_EQ(QueryIntReadOnly(data + "/index.db", "SELECT txid FROM position"), LastTxid());
 }
