@@ -164,6 +164,11 @@ Result<std::unique_ptr<WalCapture>> WalCapture::Start(sqlite3* db, const std::st
     c->last_txid_ = static_cast<int64_t>(h.header.last_txid);
     c->checksum_ = *file;
     Status r = c->Reconcile(h, txid);
+    if (r.reason() == "db_file_changed") {
+      return Status::Corruption(r.message() + ". Nothing was changed; run `walship restore --data " +
+                                std::filesystem::path(db_path).parent_path().string() + "`")
+          .WithReason("db_file_changed");
+    }
     if (!r.ok() && identity.timeline == h.header.timeline && txid < static_cast<int64_t>(h.header.last_txid)) {
       // Committed transactions the store holds are missing from the
       // database: a deleted or replaced WAL, an older copy of the file. A
@@ -217,15 +222,29 @@ Status WalCapture::Reconcile(const DecodedSegmentHeader& newest, int64_t txid) {
   if (!all.ok()) return all.status();
   if (all->end == WalEnd::kCorruption) return all->corruption->ToStatus();
   DbChecksum sum = checksum_;  // the file; then the frames the segment covers
+  bool found = false;
+  bool frames_after = false;  // committed frames after the segment's last one
   if (!all->empty && all->header.salt1 == h.wal_salt1 && all->header.salt2 == h.wal_salt2) {
-    bool found = false;
     for (const auto& f : all->frames) {
+      frames_after |= f.index > h.wal_last_frame;
       if (f.index > h.wal_last_frame) break;
       WALSHIP_RETURN_IF_ERROR(sum.UpdatePage(f.page_number, f.page));
       if (f.is_commit()) sum.SetPageCount(f.db_pages_after_commit);
       found = f.index == h.wal_last_frame && f.checksum == captured.checksum;
     }
     if (!found) return Status::Conflict("the WAL no longer holds the segment's last frame " + std::to_string(h.wal_last_frame));
+  }
+  if ((sum.Value() != h.db_checksum_after || sum.page_count() != h.db_pages_after) && found && !frames_after) {
+    // Our WAL still continues the segment and holds nothing after it: no
+    // checkpoint (ours or another process's) can have made this file.
+    return Status::Corruption("the database file (checksum " + DbChecksumHex(sum.Value()) + ", " +
+                              std::to_string(sum.page_count()) + " pages with the WAL's frames) is not the one "
+                              "segment " + std::to_string(h.sequence) + " leaves (checksum " +
+                              DbChecksumHex(h.db_checksum_after) + ", " + std::to_string(h.db_pages_after) +
+                              " pages), and the WAL, which still continues that segment, holds no commit after it "
+                              "that could explain the difference: the file was damaged or replaced while the node "
+                              "was stopped")
+        .WithReason("db_file_changed");
   }
   if (sum.Value() != h.db_checksum_after || sum.page_count() != h.db_pages_after) {
     return Status::Conflict("the database (checksum " + DbChecksumHex(sum.Value()) + ", " +

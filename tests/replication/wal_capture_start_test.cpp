@@ -1,7 +1,9 @@
 // WalCapture::Start: adopting a database the store has never seen, and
 // reconciling the store with the database at a restart (a clean stop, a
 // crash before a capture, a crash between the seal and the checkpoint), and
-// what it does when they do not reconcile: a new base, logged, not an error.
+// what it does when they do not reconcile: a new base, logged, not an error
+// (the two refusals, a database behind the store and a file its own intact
+// WAL cannot explain, are tested end to end in tests/integration/restore_test.cpp).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
