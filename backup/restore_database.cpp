@@ -143,7 +143,7 @@ Result<RestoreReport> RestoreDatabase(const RestoreRequest& request) {
     report.build->txid = *txid;
     report.build->commit_unix_ms = 0;
   }
-  if (!report.plan.target_is_store_end || build->loss) {
+  if (!report.plan.target_is_store_end || build->loss || build->wal_commits_lost != 0) {
     report.timeline = std::max(report.plan.newest_timeline, build->timeline) + 1;
     report.new_timeline = true;
     say("the restored history leaves the store's: the node continues on timeline " + std::to_string(report.timeline));

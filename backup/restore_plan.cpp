@@ -118,10 +118,26 @@ Result<TargetPoint> FindTarget(const std::map<uint64_t, PlannedSegment>& all,
     case RestoreTarget::Kind::kTime: {
       // The newest commit at or before the time (commit times come from the
       // primary's clock, so the newest sequence wins over the larger time).
-      for (auto it = all.rbegin(); it != all.rend(); ++it) {
+      // A segment whose commit times cannot be read (damaged, missing) lies
+      // in time between its readable neighbours: when the older one has a
+      // commit at or before the time, the unreadable one may hold later
+      // ones, and taking the older commit would drop them silently.
+      std::optional<uint64_t> newer;       // the sequence looked at before this one
+      std::optional<std::string> unreadable;  // one newer than this, not yet ruled out
+      for (auto it = all.rbegin(); it != all.rend(); newer = it->first, ++it) {
         const PlannedSegment& p = it->second;
-        if (!p.header) continue;
+        if (newer && *newer > it->first + 1) unreadable = "segment " + std::to_string(it->first + 1) + " is missing";
+        if (!p.header) {
+          unreadable = "segment " + std::to_string(it->first) + " is damaged (" + p.damage + ")";
+          continue;
+        }
         const auto& commits = p.header->header.commits;
+        if (unreadable && !commits.empty() && commits.back().commit_unix_ms <= target.unix_ms) {
+          return Status::Corruption("cannot tell which transaction is the last at or before " +
+                                    FormatRfc3339Millis(target.unix_ms) + ": " + *unreadable +
+                                    " and may hold it; use --to-position, or --fetch-from to repair the store first");
+        }
+        unreadable.reset();  // all its commits are later than the time, so the unreadable one's are too
         for (auto c = commits.rbegin(); c != commits.rend(); ++c) {
           if (c->commit_unix_ms > target.unix_ms) continue;
           t.sequence = p.entry.sequence;

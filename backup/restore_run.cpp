@@ -103,6 +103,27 @@ Status ApplyCopy(const std::string& bytes, const PlannedSegment& p, const RunSta
   return Status::Ok();
 }
 
+// The segment a backup start was taken at, checked against the backup.
+Result<DecodedSegmentHeader> SegmentEndingAt(const SegmentStore& store, const RestoreStart& start) {
+  const uint64_t sequence = start.first_sequence - 1;
+  auto entries = store.List();
+  if (!entries.ok()) return entries.status();
+  for (const SegmentFileEntry& e : *entries) {
+    if (e.sequence != sequence) continue;
+    auto bytes = store.ReadBytes(e);
+    if (!bytes.ok()) return bytes.status();
+    auto h = DecodeSegmentHeader(*bytes);
+    if (!h.ok()) return h.status();
+    if (h->header.db_checksum_after != start.db_checksum || static_cast<int64_t>(h->header.last_txid) != start.txid) {
+      return Status::Corruption("segment " + std::to_string(sequence) + " does not end where backup " +
+                                start.backup_id + " is");
+    }
+    return h;
+  }
+  return Status::NotFound("no segment " + std::to_string(sequence) + " (the one backup " + start.backup_id +
+                          " was taken at) in the store");
+}
+
 // The first commit after `txid` in planned segment `i`, when its header decodes.
 int64_t FirstCommitAfter(const PlannedSegment& p, int64_t txid) {
   if (!p.header) return 0;
@@ -235,6 +256,17 @@ Result<RestoreBuild> BuildRestoredDatabase(const RestorePlan& plan, SegmentStore
       advance(applied, std::nullopt);
     }
     if (!out.beyond_note.empty()) Say(options, "stopped fetching: " + out.beyond_note);
+  }
+  if (!options.wal_path.empty() && FileSizeOrZero(options.wal_path) > 0 && !out.loss && !last_applied &&
+      plan.start.kind == RestoreStart::Kind::kBackup) {
+    // No segment after the backup: the WAL continues the segment the backup
+    // was taken at (a backup's position is always a segment's end).
+    auto anchor = SegmentEndingAt(store, plan.start);
+    if (anchor.ok()) {
+      last_applied = anchor->header;
+    } else {
+      out.wal_not_applied = "cannot tell where the WAL continues: " + anchor.status().message();
+    }
   }
   if (!options.wal_path.empty() && !out.loss && last_applied && at.txid >= plan.target_txid) {
     auto tail = ApplyWalTail(options.wal_path, *last_applied, *applier);

@@ -1,5 +1,6 @@
 #include "backup/restore_swap.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -24,6 +25,15 @@ struct SwapIntent {
 };
 
 bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+// Whether `path` exists; an error other than "no such file" (a permission,
+// an I/O error) is not taken for an answer.
+Result<bool> PathExists(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) return true;
+  if (errno == ENOENT) return false;
+  return Status::IOError("stat " + path + ": " + ErrnoMessage(errno));
+}
 
 bool SafeId(const std::string& id) {
   if (id.empty() || id.size() > 64) return false;
@@ -59,7 +69,9 @@ Result<RestoreSwapResult> RollForward(const std::string& data_dir, const SwapInt
   RestoreSwapResult out;
   out.quarantine_dir = data_dir + "/quarantine/restore-" + intent.id;
   const std::string restored = data_dir + "/" + intent.restored;
-  if (Exists(restored)) {
+  auto restored_exists = PathExists(restored);
+  if (!restored_exists.ok()) return restored_exists.status();
+  if (*restored_exists) {
     for (const char* name : kDatabaseFiles) {
       const std::string from = data_dir + "/" + name;
       if (!Exists(from)) continue;
@@ -71,7 +83,10 @@ Result<RestoreSwapResult> RollForward(const std::string& data_dir, const SwapInt
     if (::rename(restored.c_str(), db.c_str()) != 0) {
       return Status::IOError("rename " + restored + " to " + db + ": " + ErrnoMessage(errno));
     }
+    // Both folders: the old name must not come back after a power loss,
+    // or the roll-forward would take the restored file for the old one.
     WALSHIP_RETURN_IF_ERROR(FsyncDirectory(data_dir));
+    WALSHIP_RETURN_IF_ERROR(FsyncDirectory(data_dir + "/" + kRestoreScratchDir + "/" + intent.id));
     Pause(step_delay_ms);
   }
   // Else the rename was done: the database in place is the restored one.

@@ -19,10 +19,23 @@ Result<WalTailResult> ApplyWalTail(const std::string& wal_path, const SegmentHea
     return out;
   }
   if (scan->empty || scan->frames.empty()) return out;
-  if (scan->restarted && scan->header.checkpoint_seq <= last_segment.wal_checkpoint_seq) {
-    out.not_applied = "the WAL restarted without a checkpoint after the last segment (checkpoint sequence " +
-                      std::to_string(scan->header.checkpoint_seq) + ", the segment's " +
-                      std::to_string(last_segment.wal_checkpoint_seq) + ")";
+  // A restart continues the segment's state only when it is the very next
+  // generation: SQLite adds one to the checkpoint sequence and to salt-1 at
+  // each restart, and a restart needs a checkpoint, which the node takes
+  // only after capturing. A later generation means segments in between that
+  // this restore does not have.
+  if (scan->restarted && (scan->header.checkpoint_seq != last_segment.wal_checkpoint_seq + 1 ||
+                          scan->header.salt1 != last_segment.wal_salt1 + 1)) {
+    uint32_t commits = 0;
+    for (const WalFrame& f : scan->frames) commits += f.is_commit() ? 1 : 0;
+    out.not_applied = "the WAL (checkpoint sequence " + std::to_string(scan->header.checkpoint_seq) +
+                      ") is not the generation after segment " + std::to_string(last_segment.sequence) +
+                      "'s (checkpoint sequence " + std::to_string(last_segment.wal_checkpoint_seq) + "); its " +
+                      std::to_string(commits) + " committed transactions were not applied";
+    // Two or more restarts after the segment: the node's own later history,
+    // with segments missing in between. A fresh WAL (a lower or equal
+    // sequence: made after the old one was deleted) is no part of it.
+    if (scan->header.checkpoint_seq > last_segment.wal_checkpoint_seq + 1) out.commits_lost = commits;
     return out;
   }
   if (scan->header.page_size != last_segment.page_size) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -81,7 +82,10 @@ Result<std::string> MoveIntoFolder(const std::string& from, const std::string& d
   const std::string to = dir + "/" + new_name;
   const std::string context = "move " + from + " to " + to;
   WALSHIP_RETURN_IF_ERROR(EnsureDirectory(dir).Wrap(context));
-  if (::rename(from.c_str(), to.c_str()) != 0) return Status::IOError(context + ": rename: " + ErrnoMessage(errno));
+  // Never over something already there: a quarantine keeps every file.
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0) {
+    return Status::IOError(context + ": rename: " + ErrnoMessage(errno));
+  }
   WALSHIP_RETURN_IF_ERROR(FsyncDirectory(dir).Wrap(context));
   WALSHIP_RETURN_IF_ERROR(FsyncDirectory(ParentOf(from)).Wrap(context));
   return to;

@@ -20,7 +20,8 @@ Status WriteFileAtomically(const std::string& path, std::string_view contents);
 
 // Moves `from` into folder `dir` (created durably when missing) as
 // `new_name`, then fsyncs both folders; returns the new path. For moving
-// user data aside (a quarantine), never deleting it.
+// user data aside (a quarantine), never deleting it: a file already at the
+// destination is never replaced (kIOError, EEXIST).
 Result<std::string> MoveIntoFolder(const std::string& from, const std::string& dir, const std::string& new_name);
 
 Result<std::string> ReadWholeFile(const std::string& path);

@@ -183,7 +183,12 @@ int RunRestore(const RestoreArgs& args, std::ostream& out, std::ostream& err) {
   auto report = RestoreDatabase(request);
   if (!report.ok()) {
     err << "restore: " << report.status().message() << "\n";
-    err << "restore: nothing was changed\n";
+    if (std::filesystem::exists(args.data_dir + "/" + kRestoreSwapIntentFile, ec)) {
+      err << "restore: the swap did not finish; the next walship serve or walship restore on " << args.data_dir
+          << " finishes it (" << kRestoreSwapIntentFile << ")\n";
+    } else {
+      err << "restore: the database was not replaced\n";
+    }
     return kExitFailed;
   }
   if (args.dry_run) {

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <optional>
+
 #include "base/fs.h"
 
 namespace walship {
@@ -38,23 +40,21 @@ Status SegmentApplier::ApplyFrames(const DecodedSegment& segment, std::optional<
   // Checked in full before a byte is written: a segment whose frames do not
   // give its checksum after leaves the file as it was (the last verified
   // transaction), so a restore can stop there.
-  DbChecksum sum = checksum_;
+  DbChecksum full = checksum_;   // every frame: what the segment vouches for
+  std::optional<DbChecksum> sum;  // up to the stop, when it falls inside: what the file will hold
   size_t frames_to_write = 0;
   size_t commit = 0;
-  bool stopped = false;
   for (const auto& f : segment.frames) {
+    WALSHIP_RETURN_IF_ERROR(full.UpdatePage(f.page_number, f.page).Wrap(context));
+    if (f.db_pages_after_commit != 0) full.SetPageCount(f.db_pages_after_commit);
+    if (sum) continue;
     ++frames_to_write;
-    WALSHIP_RETURN_IF_ERROR(sum.UpdatePage(f.page_number, f.page).Wrap(context));
     if (f.db_pages_after_commit == 0) continue;
-    sum.SetPageCount(f.db_pages_after_commit);
     const uint64_t txid = h.commits[commit++].txid;
-    if (stop_after_txid && txid >= *stop_after_txid) {
-      stopped = commit < h.commits.size();
-      break;
-    }
+    if (stop_after_txid && txid >= *stop_after_txid && commit < h.commits.size()) sum = full;
   }
-  if (!stopped && sum.Value() != h.db_checksum_after) {
-    return Status::Corruption(context + ": checksum after is " + DbChecksumHex(sum.Value()) + ", the segment says " +
+  if (full.Value() != h.db_checksum_after) {
+    return Status::Corruption(context + ": checksum after is " + DbChecksumHex(full.Value()) + ", the segment says " +
                               DbChecksumHex(h.db_checksum_after) + " (nothing was written)");
   }
   ScopedFd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
@@ -68,7 +68,7 @@ Status SegmentApplier::ApplyFrames(const DecodedSegment& segment, std::optional<
       return Status::IOError(context + ": truncate: " + ErrnoMessage(errno));
     }
   }
-  checksum_ = std::move(sum);
+  checksum_ = sum ? std::move(*sum) : std::move(full);
   return Status::Ok();
 }
 

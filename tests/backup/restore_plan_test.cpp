@@ -156,5 +156,37 @@ TEST_F(RestorePlanTest, AChainStartOnABaseTheStoreLacksCannotBeRestoredOnto) {
             "store does not have, and no verified backup of timeline 1 is in that chain");
 }
 
+TEST_F(RestorePlanTest, ATimeThatAnUnreadableSegmentMayHoldIsRefused) {
+  auto entries = store_->List();
+  ASSERT_TRUE(entries.ok());
+  auto bytes = store_->ReadBytes((*entries)[2]);  // segment 3, txids 5-6
+  ASSERT_TRUE(bytes.ok());
+  std::string damaged = *bytes;
+  damaged[10] ^= 0x01;
+  ASSERT_TRUE(WriteFileAtomically((*entries)[2].path, damaged).ok());
+  RestoreTarget t;
+  t.kind = RestoreTarget::Kind::kTime;
+  t.unix_ms = headers_[2].header.commits[1].commit_unix_ms;  // txid 6's: inside the damaged segment
+  auto refused = Plan(t);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kCorruption);
+  EXPECT_EQ(refused.status().message().rfind("plan restore to time " + FormatRfc3339Millis(t.unix_ms) +
+                                                 ": cannot tell which transaction is the last at or before " +
+                                                 FormatRfc3339Millis(t.unix_ms) + ": segment 3 is damaged (",
+                                             0),
+            0u)
+      << refused.status().message();
+  // A time before the damaged segment's commits is unaffected.
+  t.unix_ms = headers_[0].header.commits[1].commit_unix_ms;  // txid 2
+  auto early = Plan(t);
+  ASSERT_TRUE(early.ok()) << early.status().ToString();
+  EXPECT_EQ(early->target_txid, 2);
+  // Nor is one after it (segment 4's commits are readable).
+  t.unix_ms = headers_[3].header.commits[0].commit_unix_ms;  // txid 7
+  auto late = Plan(t);
+  ASSERT_TRUE(late.ok()) << late.status().ToString();
+  EXPECT_EQ(late->target_txid, 7);
+}
+
 }  // namespace
 }  // namespace walship

@@ -81,7 +81,7 @@ TEST(RestoreCommandTest, BadUsageExitsTwoAndAMissingFolderChangesNothing) {
   args.fetch_from.clear();
   EXPECT_EQ(RunRestore(args, out4, err4), 1);
   EXPECT_EQ(err4.str(), "restore: restore " + tmp.path() + " to latest: no segment store at " + tmp.path() +
-                            "/segments\nrestore: nothing was changed\n");
+                            "/segments\nrestore: the database was not replaced\n");
 }
 
 }  // namespace
