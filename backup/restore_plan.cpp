@@ -25,7 +25,7 @@ Result<std::map<uint64_t, PlannedSegment>> ReadHeaders(const SegmentStore& store
       continue;
     }
     p.entry = e;
-    auto bytes = store.ReadBytes(e);
+    auto bytes = store.ReadHeaderBytes(e);
     if (!bytes.ok()) {
       p.damage = bytes.status().message();
       continue;

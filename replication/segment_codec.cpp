@@ -352,6 +352,17 @@ Result<EncodedSegment> EncodeSegment(const Segment& segment, int zstd_level) {
   return out;
 }
 
+std::optional<size_t> StatedSegmentHeaderLength(std::string_view prefix) {
+  if (prefix.size() < kSegmentFixedHeaderSize ||
+      std::memcmp(prefix.data(), kSegmentMagic, sizeof kSegmentMagic) != 0) {
+    return std::nullopt;
+  }
+  LittleEndianReader r(prefix.substr(16, 4));
+  const uint32_t length = r.U32();
+  if (length < SegmentHeaderLength(0) || length > SegmentHeaderLength(kSegmentMaxCommits)) return std::nullopt;
+  return length;
+}
+
 Result<DecodedSegmentHeader> DecodeSegmentHeader(std::string_view bytes) {
   if (bytes.size() < kSegmentFixedHeaderSize) {
     return Status::Corruption("segment header: truncated: " + std::to_string(bytes.size()) + " bytes, at least " +

@@ -11,6 +11,7 @@
 // segment with kInvalidArgument.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,13 @@ Result<EncodedSegment> EncodeSegment(const Segment& segment, int zstd_level);
 
 // Reads and checks only the header; `bytes` may hold the body too, or not.
 Result<DecodedSegmentHeader> DecodeSegmentHeader(std::string_view bytes);
+
+// How many bytes of a segment file DecodeSegmentHeader needs, as its first
+// kSegmentFixedHeaderSize bytes state it (the header length field), so a
+// reader can fetch the header without the body. Unchecked: nullopt when
+// `prefix` is too short, is not a segment, or states a length no segment
+// has; DecodeSegmentHeader then says what is wrong.
+std::optional<size_t> StatedSegmentHeaderLength(std::string_view prefix);
 
 // Reads and checks a whole segment file's bytes.
 Result<DecodedSegment> DecodeSegment(std::string_view bytes);

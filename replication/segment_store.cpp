@@ -290,6 +290,35 @@ Result<std::vector<SegmentFileEntry>> SegmentStore::List() const {
 
 Result<std::string> SegmentStore::ReadBytes(const SegmentFileEntry& entry) const { return ReadWholeFile(entry.path); }
 
+Result<std::string> SegmentStore::ReadHeaderBytes(const SegmentFileEntry& entry) const {
+  ScopedFd fd(::open(entry.path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return Status::NotFound(entry.path + ": no such file");
+    return Status::IOError("open " + entry.path + ": " + ErrnoMessage(errno));
+  }
+  // Reads up to n bytes at offset (fewer at the end of the file).
+  auto read_at = [&](size_t n, off_t offset, std::string* out) -> Status {
+    out->resize(n);
+    size_t done = 0;
+    while (done < n) {
+      const ssize_t got = ::pread(fd.get(), out->data() + done, n - done, offset + static_cast<off_t>(done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) return Status::IOError("read " + entry.path + ": " + ErrnoMessage(errno));
+      if (got == 0) break;
+      done += static_cast<size_t>(got);
+    }
+    out->resize(done);
+    return Status::Ok();
+  };
+  std::string bytes;
+  WALSHIP_RETURN_IF_ERROR(read_at(kSegmentFixedHeaderSize, 0, &bytes));
+  const std::optional<size_t> length = StatedSegmentHeaderLength(bytes);
+  if (!length || *length <= bytes.size()) return bytes;
+  std::string rest;
+  WALSHIP_RETURN_IF_ERROR(read_at(*length - bytes.size(), static_cast<off_t>(bytes.size()), &rest));
+  return bytes + rest;
+}
+
 Result<std::optional<DecodedSegmentHeader>> SegmentStore::NewestHeader() const {
   Result<std::vector<SegmentFileEntry>> entries = List();
   if (!entries.ok()) return entries.status();

@@ -73,6 +73,11 @@ class SegmentStore {
   // (kCorruption), never skipped silently.
   Result<std::vector<SegmentFileEntry>> List() const;
   Result<std::string> ReadBytes(const SegmentFileEntry& entry) const;
+  // Only the header's bytes (enough for DecodeSegmentHeader), not the body:
+  // a plan over the whole store reads kilobytes per segment, not megabytes.
+  // A file too short or not a segment gives what it has, for the decoder to
+  // name the fault.
+  Result<std::string> ReadHeaderBytes(const SegmentFileEntry& entry) const;
   // The decoded, checked header of the segment with the highest sequence;
   // nullopt when the store holds no segment. A header that does not match
   // its file name is kCorruption.

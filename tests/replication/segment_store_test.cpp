@@ -218,3 +218,33 @@ TEST_F(SegmentStoreTest, PublishBaseOfAMissingSnapshotFailsAndLeavesNoBase) {
 
 }  // namespace
 }  // namespace walship
+
+namespace walship {
+namespace {
+
+TEST_F(SegmentStoreTest, ReadHeaderBytesReadsTheHeaderAndNotTheBody) {
+  const EncodedSegment s = EncodeOrDie(FirstSampleSegment());
+  ASSERT_TRUE(store_->Publish(s).ok());
+  auto entries = store_->List();
+  ASSERT_TRUE(entries.ok());
+  auto head = store_->ReadHeaderBytes(entries->front());
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->size(), s.header.header_length);
+  EXPECT_LT(head->size(), s.bytes.size());
+  EXPECT_EQ(*head, s.bytes.substr(0, s.header.header_length));
+  auto decoded = DecodeSegmentHeader(*head);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->segment_sha256, s.header.segment_sha256);
+
+  // A truncated file gives what it has; the decoder names the fault as for
+  // the whole file.
+  ASSERT_TRUE(WriteFileAtomically(entries->front().path, s.bytes.substr(0, 50)).ok());
+  auto short_head = store_->ReadHeaderBytes(entries->front());
+  ASSERT_TRUE(short_head.ok());
+  EXPECT_EQ(short_head->size(), 50u);
+  EXPECT_EQ(DecodeSegmentHeader(*short_head).status().message(),
+            DecodeSegmentHeader(s.bytes.substr(0, 50)).status().message());
+}
+
+}  // namespace
+}  // namespace walship
