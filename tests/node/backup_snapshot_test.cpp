@@ -22,18 +22,8 @@ namespace {
 using walship::testing::PutOp;
 using walship::testing::TempDir;
 
-class BackupSnapshotTest : public ::testing::Test {
+class BackupSnapshotTest : public walship::testing::OpenStoreTest {
  protected:
-  BackupSnapshotTest() { config_.data_dir = tmp_.Sub("data"); }
-  void TearDown() override {
-    store_.reset();
-    RegisterMeteredVfs(nullptr).IgnoreError();  // only clears the pointer
-  }
-  void Open() {
-    auto s = Store::Open(config_, clock_, metrics_);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
-  }
   Position Put(const std::string& key, const std::string& content) {
     WriteOutcome out = store_->Write({PutOp(key, content)});
     EXPECT_TRUE(out.status.ok()) << out.status.ToString();
@@ -47,11 +37,6 @@ class BackupSnapshotTest : public ::testing::Test {
     return TakeBackup(backups, id, [&](const std::string& dir) { return store_->PinBackupSnapshot(dir); }, options, clock_, progress);
   }
 
-  TempDir tmp_;
-  Config config_;
-  ManualClock clock_{1'700'000'000'000};
-  MetricsRegistry metrics_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(BackupSnapshotTest, BackupUnderWritesIsTheDatabaseAtItsPositionByteForByte) {

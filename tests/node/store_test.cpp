@@ -27,21 +27,8 @@ using walship::testing::TempDir;
 using walship::testing::WriterGate;
 using Strings = std::vector<std::string>;
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public walship::testing::OpenStoreTest {
  protected:
-  StoreTest() { config_.data_dir = tmp_.Sub("data"); }
-
-  void TearDown() override {
-    store_.reset();
-    // The VFS keeps a pointer to the fsync histogram of the last registry.
-    RegisterMeteredVfs(nullptr).IgnoreError();  // only clears the pointer
-  }
-
-  void Open() {
-    auto s = Store::Open(config_, clock_, metrics_);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
-  }
 
   void Reopen() {
     store_.reset();
@@ -61,11 +48,6 @@ class StoreTest : public ::testing::Test {
     return keys;
   }
 
-  TempDir tmp_;
-  Config config_;
-  ManualClock clock_{1'700'000'000'000};
-  MetricsRegistry metrics_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(StoreTest, OpenCreatesTheDatabaseAndIsReady) {
