@@ -1,6 +1,8 @@
 #include "backup/restore_plan.h"
 
+#include <charconv>
 #include <map>
+#include <string_view>
 
 #include "base/clock.h"
 #include "replication/db_checksum.h"
@@ -162,7 +164,56 @@ const PlannedSegment* ChainStartAtOrBefore(const std::map<uint64_t, PlannedSegme
   return nullptr;
 }
 
+std::optional<uint64_t> ParseNumber(std::string_view text) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
 }  // namespace
+
+Result<RestoreTarget> ParseRestoreTarget(const std::string& to, const std::string& to_time,
+                                         const std::string& to_position, const RestoreTargetNames& names) {
+  const std::string to_name = names.to, time_name = names.to_time, position_name = names.to_position;
+  const int given = !to.empty() + !to_time.empty() + !to_position.empty();
+  if (given > 1) {
+    return Status::InvalidArgument("give at most one of " + to_name + ", " + time_name + " and " + position_name);
+  }
+  RestoreTarget t;
+  if (!to_time.empty()) {
+    auto ms = ParseRfc3339Millis(to_time);
+    if (!ms) {
+      return Status::InvalidArgument(time_name + " \"" + to_time +
+                                     "\": not an RFC 3339 time such as 2026-11-27T08:00:00Z or "
+                                     "2026-11-27T09:00:00+01:00");
+    }
+    t.kind = RestoreTarget::Kind::kTime;
+    t.unix_ms = *ms;
+    return t;
+  }
+  if (!to_position.empty()) {
+    t.kind = RestoreTarget::Kind::kPosition;
+    const size_t slash = to_position.find('/');
+    const std::string txid = slash == std::string::npos ? to_position : to_position.substr(slash + 1);
+    std::optional<uint64_t> timeline;
+    if (slash != std::string::npos) timeline = ParseNumber(std::string_view(to_position).substr(0, slash));
+    const auto n = ParseNumber(txid);
+    if (!n || *n == 0 || (slash != std::string::npos && (!timeline || *timeline == 0))) {
+      return Status::InvalidArgument(position_name + " \"" + to_position +
+                                     "\": not a position; use TIMELINE/TXID as write responses carry it (e.g. 1/42), "
+                                     "or a txid alone");
+    }
+    t.txid = *n;
+    t.timeline = timeline;
+    return t;
+  }
+  if (!to.empty() && to != "latest") {
+    return Status::InvalidArgument(to_name + " \"" + to + "\": only \"latest\" (use " + time_name + " or " +
+                                   position_name + " for others)");
+  }
+  return t;
+}
 
 std::string RestoreTarget::ToString() const {
   switch (kind) {

@@ -37,6 +37,18 @@ struct RestoreTarget {
   std::string ToString() const;
 };
 
+// What the three ways of naming a target are called where they came from:
+// the command's flags, or the fields of POST /v1/admin/restore.
+struct RestoreTargetNames {
+  const char* to = "--to";
+  const char* to_time = "--to-time";
+  const char* to_position = "--to-position";
+};
+// At most one of the three (all empty: latest); kInvalidArgument naming the
+// flag or field and the text.
+Result<RestoreTarget> ParseRestoreTarget(const std::string& to, const std::string& to_time,
+                                         const std::string& to_position, const RestoreTargetNames& names = {});
+
 struct RestoreStart {
   enum class Kind { kBackup, kBase, kEmptyFile };
   Kind kind = Kind::kEmptyFile;

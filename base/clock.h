@@ -2,7 +2,9 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace walship {
 
@@ -36,6 +38,9 @@ class ManualClock final : public Clock {
 
 // "2026-11-21T12:07:05.123Z"
 std::string FormatRfc3339Millis(int64_t unix_millis);
+// "2026-11-27T04:31:32.120Z", or with an offset ("+01:00"), to milliseconds
+// since the epoch; nullopt for anything else.
+std::optional<int64_t> ParseRfc3339Millis(std::string_view text);
 // "20261121T120705Z": a name for things made at that second (backups, restores).
 std::string CompactUtcSeconds(int64_t unix_millis);
 

@@ -44,14 +44,6 @@ std::string Printf1(const char* format, double v) {
 // 3600 -> "3600", 0.25 -> "0.25": seconds as the user typed them.
 std::string Seconds(double s) { return s == std::floor(s) && s < 1e15 ? Printf1("%.0f", s) : Printf1("%g", s); }
 
-bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
-  }
-  return true;
-}
-
 // The start of a body, fit for one line of a message.
 std::string Snippet(const std::string& body) {
   std::string s = body.substr(0, kSnippetChars);
@@ -150,26 +142,6 @@ std::optional<double> DurationOf(const BackupView& b) {
   std::optional<int64_t> end = ParseRfc3339Millis(*b.finished_at);
   if (!start || !end || *end < *start) return std::nullopt;
   return static_cast<double>(*end - *start) / 1000.0;
-}
-
-// Parses `n` digits at text[*pos], advancing *pos.
-bool Digits(std::string_view text, size_t* pos, size_t n, int* value) {
-  if (*pos + n > text.size()) return false;
-  int v = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const char c = text[*pos + i];
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  *pos += n;
-  *value = v;
-  return true;
-}
-
-bool Expect(std::string_view text, size_t* pos, char c) {
-  if (*pos >= text.size() || text[*pos] != c) return false;
-  ++*pos;
-  return true;
 }
 
 // --- Progress on stderr. --------------------------------------------------
@@ -407,64 +379,6 @@ class HttpBackupApi final : public BackupApi {
 
 }  // namespace
 
-Result<NodeUrl> ParseNodeUrl(const std::string& text, const std::string& flag) {
-  auto bad = [&text, &flag](const std::string& problem) {
-    return Status::InvalidArgument(flag + " \"" + text + "\": " + problem);
-  };
-  const std::string use = "; use http://HOST:PORT";
-  if (text.empty()) {
-    return Status::InvalidArgument(flag + " is required: the node's http://HOST:PORT, e.g. http://127.0.0.1:7070");
-  }
-  const std::string_view scheme = "http://";
-  if (StartsWithNoCase(text, "https://")) return bad("https is not supported" + use);
-  if (!StartsWithNoCase(text, scheme)) {
-    if (text.find("://") != std::string::npos) return bad("only http:// is supported" + use);
-    return bad("must start with http://");
-  }
-  std::string rest = text.substr(scheme.size());
-  if (!rest.empty() && rest.back() == '/') rest.pop_back();
-  if (rest.find_first_of("?#") != std::string::npos) return bad("must have no query or fragment" + use);
-  if (rest.find('/') != std::string::npos) return bad("must have no path" + use);
-  if (rest.find('@') != std::string::npos) return bad("must have no user or password" + use);
-  if (rest.empty()) return bad("names no host" + use);
-  std::string host;
-  std::string port;
-  if (rest.front() == '[') {
-    const size_t close = rest.find(']');
-    if (close == std::string::npos) return bad("the IPv6 address has no closing ]");
-    host = rest.substr(1, close - 1);
-    if (host.empty() || host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) {
-      return bad("host \"[" + host + "]\" is not an IPv6 address");
-    }
-    const std::string after = rest.substr(close + 1);
-    if (after.empty()) return bad("names no port" + use);
-    if (after.front() != ':') return bad("unexpected \"" + after + "\" after the IPv6 address");
-    port = after.substr(1);
-  } else {
-    const size_t colon = rest.rfind(':');
-    if (colon == std::string::npos) return bad("names no port" + use);
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
-    if (host.find(':') != std::string::npos) return bad("an IPv6 address goes in brackets, e.g. http://[::1]:7070");
-    if (host.empty()) return bad("names no host" + use);
-    const bool plain = std::all_of(host.begin(), host.end(), [](char c) {
-      return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
-    });
-    if (!plain) return bad("host \"" + host + "\" is not a host name or IP address");
-  }
-  if (port.empty()) return bad("names no port" + use);
-  int value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc() || end != port.data() + port.size() || value < 1 || value > 65535) {
-    return bad("port \"" + port + "\" is not a number from 1 to 65535");
-  }
-  NodeUrl url;
-  url.host = std::move(host);
-  url.port = value;
-  url.base = "http://" + rest;
-  return url;
-}
-
 Result<StartAnswer> ParseStartAnswer(const std::string& body) {
   try {
     Result<json> doc = ParseObject(body);
@@ -536,45 +450,6 @@ std::string FormatDuration(double seconds) {
     std::snprintf(buf, sizeof buf, "%lld h %02lld min", m / 60, m % 60);
   }
   return buf;
-}
-
-std::optional<int64_t> ParseRfc3339Millis(std::string_view text) {
-  size_t pos = 0;
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  if (!Digits(text, &pos, 4, &year) || !Expect(text, &pos, '-') || !Digits(text, &pos, 2, &month) ||
-      !Expect(text, &pos, '-') || !Digits(text, &pos, 2, &day) || !Expect(text, &pos, 'T') ||
-      !Digits(text, &pos, 2, &hour) || !Expect(text, &pos, ':') || !Digits(text, &pos, 2, &minute) ||
-      !Expect(text, &pos, ':') || !Digits(text, &pos, 2, &second)) {
-    return std::nullopt;
-  }
-  int millis = 0;
-  if (pos < text.size() && text[pos] == '.') {
-    ++pos;
-    size_t digits = 0;
-    for (; pos < text.size() && text[pos] >= '0' && text[pos] <= '9'; ++pos, ++digits) {
-      if (digits < 3) millis = millis * 10 + (text[pos] - '0');
-    }
-    if (digits == 0) return std::nullopt;
-    for (; digits < 3; ++digits) millis *= 10;
-  }
-  const std::string_view zone = text.substr(pos);
-  int64_t offset_minutes = 0;
-  if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
-    size_t at = pos + 1;
-    int oh = 0, om = 0;
-    if (!Digits(text, &at, 2, &oh) || !Expect(text, &at, ':') || !Digits(text, &at, 2, &om) || oh > 23 || om > 59) {
-      return std::nullopt;
-    }
-    offset_minutes = (zone[0] == '+' ? 1 : -1) * (oh * 60 + om);
-  } else if (zone != "Z" && zone != "z") {
-    return std::nullopt;
-  }
-  if (hour > 23 || minute > 59 || second > 60) return std::nullopt;
-  const std::chrono::year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
-                                         std::chrono::day{static_cast<unsigned>(day)}};
-  if (!date.ok()) return std::nullopt;
-  const int64_t days = std::chrono::sys_days{date}.time_since_epoch().count();
-  return ((days * 24 + hour) * 60 + minute - offset_minutes) * 60'000LL + second * 1000LL + millis;
 }
 
 std::string FormatProgressBar(const BackupView& b) {

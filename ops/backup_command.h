@@ -28,6 +28,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "http/node_client.h"
 
 namespace walship {
 
@@ -49,17 +50,6 @@ int RunBackup(const BackupArgs& args, std::ostream& out, std::ostream& err);
 // ---------------------------------------------------------------------------
 // The parts, exposed for tests.
 
-// The node's address: "http://HOST:PORT" with an optional trailing slash,
-// nothing else (no https, path, query, user). `base` is the URL without the
-// slash, used in every message. Errors name the problem, e.g.
-//   --node "http://127.0.0.1": names no port; use http://HOST:PORT
-struct NodeUrl {
-  std::string host;  // without the brackets of an IPv6 literal
-  int port = 0;
-  std::string base;  // "http://127.0.0.1:7070"
-};
-// `flag` names the option in errors.
-Result<NodeUrl> ParseNodeUrl(const std::string& text, const std::string& flag = "--node");
 
 // A backup as the node describes it; every field but id and state may be
 // missing. Unknown fields are ignored, and so are optional ones of the wrong type.
@@ -104,9 +94,6 @@ std::string DescribeErrorAnswer(int status, const std::string& body);
 std::string FormatBytes(double bytes);
 // "0.05 s", "3.2 s", "12 min 05 s", "2 h 03 min".
 std::string FormatDuration(double seconds);
-// "2026-11-27T04:31:32.120Z", or with an offset ("+01:00"), to milliseconds
-// since the epoch.
-std::optional<int64_t> ParseRfc3339Millis(std::string_view text);
 
 // The terminal's one-line bar:
 //   backup ID  [#######-------------]  38.2%  1200/5000 pages  117.2 MiB/s  verifying

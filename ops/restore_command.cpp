@@ -9,7 +9,7 @@
 
 #include "backup/restore_database.h"
 #include "base/fs.h"
-#include "ops/backup_command.h"
+#include "http/node_client.h"
 #include "replication/db_checksum.h"
 
 namespace walship {
@@ -17,41 +17,6 @@ namespace {
 
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
-
-std::optional<uint64_t> ParseNumber(std::string_view text) {
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return v;
-}
-
-// GET /v1/replication/segments/{sequence} from another node.
-class SegmentFetcher {
- public:
-  explicit SegmentFetcher(const NodeUrl& node) : node_(node), client_(node.host, node.port) {
-    client_.set_connection_timeout(std::chrono::seconds(5));
-    client_.set_read_timeout(std::chrono::seconds(60));
-  }
-
-  Result<std::string> Fetch(uint64_t sequence) {
-    const std::string path = "/v1/replication/segments/" + std::to_string(sequence);
-    httplib::Result r = client_.Get(path);
-    if (!r) {
-      return Status::Unavailable("GET " + node_.base + path + " failed (httplib " + httplib::to_string(r.error()) +
-                                 ")");
-    }
-    if (r->status == 404) return Status::NotFound(node_.base + " has no segment " + std::to_string(sequence));
-    if (r->status != 200) {
-      return Status::Unavailable("GET " + node_.base + path + " answered " + std::to_string(r->status) + ": " +
-                                 r->body.substr(0, 200));
-    }
-    return r->body;
-  }
-
- private:
-  NodeUrl node_;
-  httplib::Client client_;
-};
 
 void PrintReport(const RestoreReport& r, std::ostream& out) {
   if (r.finished_earlier) {
@@ -86,44 +51,6 @@ void PrintReport(const RestoreReport& r, std::ostream& out) {
 }
 
 }  // namespace
-
-Result<RestoreTarget> ParseRestoreTarget(const std::string& to, const std::string& to_time,
-                                         const std::string& to_position) {
-  const int given = !to.empty() + !to_time.empty() + !to_position.empty();
-  if (given > 1) return Status::InvalidArgument("give at most one of --to, --to-time and --to-position");
-  RestoreTarget t;
-  if (!to_time.empty()) {
-    auto ms = ParseRfc3339Millis(to_time);
-    if (!ms) {
-      return Status::InvalidArgument("--to-time \"" + to_time +
-                                     "\": not an RFC 3339 time such as 2026-11-27T08:00:00Z or "
-                                     "2026-11-27T09:00:00+01:00");
-    }
-    t.kind = RestoreTarget::Kind::kTime;
-    t.unix_ms = *ms;
-    return t;
-  }
-  if (!to_position.empty()) {
-    t.kind = RestoreTarget::Kind::kPosition;
-    const size_t slash = to_position.find('/');
-    const std::string txid = slash == std::string::npos ? to_position : to_position.substr(slash + 1);
-    std::optional<uint64_t> timeline;
-    if (slash != std::string::npos) timeline = ParseNumber(std::string_view(to_position).substr(0, slash));
-    const auto n = ParseNumber(txid);
-    if (!n || *n == 0 || (slash != std::string::npos && (!timeline || *timeline == 0))) {
-      return Status::InvalidArgument("--to-position \"" + to_position +
-                                     "\": not a position; use TIMELINE/TXID as write responses carry it (e.g. 1/42), "
-                                     "or a txid alone");
-    }
-    t.txid = *n;
-    t.timeline = timeline;
-    return t;
-  }
-  if (!to.empty() && to != "latest") {
-    return Status::InvalidArgument("--to \"" + to + "\": only \"latest\" (use --to-time or --to-position for others)");
-  }
-  return t;
-}
 
 CLI::App* AddRestoreCommand(CLI::App& app, RestoreArgs* args) {
   CLI::App* c = app.add_subcommand("restore", "Restore a node's database from its backups and segments (offline)");

@@ -41,8 +41,5 @@ inline constexpr int kRestoreExitLoss = 3;
 CLI::App* AddRestoreCommand(CLI::App& app, RestoreArgs* args);
 int RunRestore(const RestoreArgs& args, std::ostream& out, std::ostream& err);
 
-// At most one of the three; kInvalidArgument naming the flag and the text.
-Result<RestoreTarget> ParseRestoreTarget(const std::string& to, const std::string& to_time,
-                                         const std::string& to_position);
 
 }  // namespace walship
