@@ -64,11 +64,24 @@ void ReplyErrorAndClose(httplib::Response& res, int http_status, std::string_vie
                            });
 }
 
+namespace {
+
+// An online restore is short-lived: clients may retry after this long.
+constexpr const char* kMaintenanceRetryAfterSeconds = "2";
+
+void SetRetryAfter(httplib::Response& res, const Status& status) {
+  if (status.reason() == "maintenance") res.set_header("Retry-After", kMaintenanceRetryAfterSeconds);
+}
+
+}  // namespace
+
 void ReplyErrorAndClose(httplib::Response& res, const Status& status) {
+  SetRetryAfter(res, status);
   ReplyErrorAndClose(res, HttpStatusFor(status), ErrorCodeFor(status), status.message());
 }
 
 void ReplyError(httplib::Response& res, const Status& status) {
+  SetRetryAfter(res, status);
   ReplyError(res, HttpStatusFor(status), ErrorCodeFor(status), status.message());
 }
 

@@ -1,5 +1,6 @@
 #include "http/json_codec.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "base/clock.h"
@@ -153,17 +154,26 @@ Result<WriteOp> ParsePutBody(const std::string& key, const std::string& content_
                              "\" is not supported: send application/json or text/plain");
 }
 
-Result<std::vector<WriteOp>> ParseBatchBody(const std::string& content_type, const std::string& body,
-                                            const Config& config) {
+Result<nlohmann::json> ParseJsonObjectBody(const std::string& content_type, const std::string& body,
+                                           const std::vector<std::string>& fields, const std::string& shape) {
   if (MediaType(content_type) != "application/json") {
     return Status::Unsupported("Content-Type \"" + content_type + "\" is not supported: send application/json");
   }
   auto j = ParseJson(body);
   if (!j.ok()) return j.status();
-  if (!j->is_object()) return Status::InvalidArgument("body must be a JSON object with \"ops\"");
+  if (!j->is_object()) return Status::InvalidArgument("body must be " + shape);
   for (const auto& [name, value] : j->items()) {
-    if (name != "ops") return Status::InvalidArgument("unknown field \"" + name + "\"");
+    if (std::find(fields.begin(), fields.end(), name) == fields.end()) {
+      return Status::InvalidArgument("unknown field \"" + name + "\"");
+    }
   }
+  return j;
+}
+
+Result<std::vector<WriteOp>> ParseBatchBody(const std::string& content_type, const std::string& body,
+                                            const Config& config) {
+  auto j = ParseJsonObjectBody(content_type, body, {"ops"}, "a JSON object with \"ops\"");
+  if (!j.ok()) return j.status();
   auto ops = j->find("ops");
   if (ops == j->end() || !ops->is_array()) return Status::InvalidArgument("\"ops\" is required and must be an array");
   if (ops->empty()) return Status::InvalidArgument("\"ops\" is empty");

@@ -20,6 +20,13 @@ namespace walship::http {
 Result<WriteOp> ParsePutBody(const std::string& key, const std::string& content_type, const std::string& body,
                              const Config& config);
 
+// An application/json body that is an object with no field but `fields`
+// (kUnsupported for another media type, kInvalidArgument naming the fault:
+// "body must be " + `shape` when it is not an object).
+Result<nlohmann::json> ParseJsonObjectBody(const std::string& content_type, const std::string& body,
+                                           const std::vector<std::string>& fields,
+                                           const std::string& shape = "a JSON object");
+
 // {"ops": [{"op": "put"|"delete", "key": ..., "content": ..., "metadata": ...,
 //           "if_match": N, "if_none_match": "*"}, ...]}
 Result<std::vector<WriteOp>> ParseBatchBody(const std::string& content_type, const std::string& body,

@@ -140,7 +140,8 @@ void RegisterOpsRoutes(httplib::Server& svr, RouteContext& ctx) {
     };
     body["last_checkpoint"] = last_ckpt ? nlohmann::json(FormatRfc3339Millis(last_ckpt)) : nlohmann::json(nullptr);
     body["error"] = ready.ok() ? nlohmann::json(nullptr) : nlohmann::json(ready.ToString());
-    body["state"] = ctx.store.refused() ? "refused" : "serving";
+    body["state"] = ctx.store.in_maintenance() ? "maintenance" : ctx.store.refused() ? "refused" : "serving";
+    body["restore"] = RestoreStatusJson(ctx.store.RestoreProgress());
     if (std::optional<CaptureStats> c = ctx.store.Capture()) {
       body["segments"] = {{"dir", ctx.store.segments_dir()},
                           {"last_sequence", c->last_sequence},

@@ -176,6 +176,7 @@ HttpServer::HttpServer(RouteContext ctx)
   RegisterOpsRoutes(svr_, ctx_);
   RegisterReplicationRoutes(svr_, ctx_);
   RegisterBackupRoutes(svr_, ctx_);
+  RegisterRestoreRoutes(svr_, ctx_);
 }
 
 HttpServer::~HttpServer() { StopAndWait(); }

@@ -128,6 +128,9 @@ void RegisterBatchRoute(httplib::Server& svr, RouteContext& ctx);
 void RegisterOpsRoutes(httplib::Server& svr, RouteContext& ctx);
 void RegisterReplicationRoutes(httplib::Server& svr, RouteContext& ctx);
 void RegisterBackupRoutes(httplib::Server& svr, RouteContext& ctx);
+void RegisterRestoreRoutes(httplib::Server& svr, RouteContext& ctx);
+// The "restore" object of /v1/status (null when no online restore ran).
+nlohmann::json RestoreStatusJson(const std::optional<OnlineRestoreProgress>& restore);
 // The "backups" object of /v1/status (null without a backup manager).
 nlohmann::json BackupsStatusJson(const BackupManager* backups, int64_t now_unix_ms);
 // Waits for the read's min_position parameter, if any ("TIMELINE/TXID").

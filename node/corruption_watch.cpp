@@ -15,7 +15,10 @@ CorruptionWatch::CorruptionWatch(std::string data_dir, Clock& clock, MetricsRegi
                                   "Corruption errors met (SQLITE_CORRUPT, SQLITE_NOTADB, quick_check, scrub); "
                                   "the first one stops writes")),
       found_gauge_(metrics.GetGauge("walship_corruption_found",
-                                    "1 once the database was found corrupt (writes stopped)")) {}
+                                    "1 once the database was found corrupt (writes stopped)")) {
+  // A new watch has found nothing (an online restore starts one on the restored file).
+  found_gauge_.Set(0);
+}
 
 bool CorruptionWatch::Observe(std::string_view source, const Status& status) {
   if (status.code() != Code::kCorruption) return false;

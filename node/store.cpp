@@ -40,48 +40,85 @@ Result<std::unique_ptr<Store>> Store::Open(const Config& config, Clock& clock, M
   auto lock = DirectoryLock::Acquire(config.data_dir);
   if (!lock.ok()) return lock.status().Wrap(context);
   if (config.standby()) return OpenStandby(config, std::move(lock).value(), clock, metrics);
-  // Before SQLite touches the files: a damaged WAL with committed frames
-  // behind the damage must reach no SQLite connection, not even read-only.
-  auto wal = ScanWalAtStartup(config.DatabasePath());
-  if (!wal.ok()) return wal.status().Wrap(context);
-  LogStartupWalReport(*wal);
-  if (wal->refused()) return Refused(config, std::move(lock).value(), *wal);
   WALSHIP_RETURN_IF_ERROR(RouteSqliteLogToNodeLog());
   WALSHIP_RETURN_IF_ERROR(RegisterMeteredVfs(&metrics.GetHistogram(
       "walship_fsync_seconds", "Duration of each fsync SQLite asks for", LatencyBuckets())));
-
-  std::unique_ptr<Store> store(new Store(config, std::move(lock).value()));
+  std::unique_ptr<Store> store(new Store(config, std::move(lock).value(), clock, metrics));
   store->db_path_ = config.DatabasePath();
-  const bool created = FileSizeOrZero(store->db_path_) == 0;
-  auto db = SqliteDb::Open(store->db_path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, kMeteredVfsName);
-  if (!db.ok()) return db.status().Wrap(context);
-  WALSHIP_RETURN_IF_ERROR(ConfigureWriteConnection(**db, config).Wrap(context));
-  WALSHIP_RETURN_IF_ERROR(MigrateSchema(**db).Wrap(context));
-  auto pos = ReadPosition(**db);
-  if (!pos.ok()) return pos.status().Wrap(context + ": read position");
-  // Before any reader opens: the capture may checkpoint and copy the file.
-  WALSHIP_RETURN_IF_ERROR(store->StartCapture(**db, *pos, created, clock, metrics).Wrap(context));
+  // Nothing else has the store yet: no other thread can hold parts_mu_.
+  WALSHIP_RETURN_IF_ERROR(store->OpenPrimaryParts().Wrap(context));
+  return store;
+}
 
-  auto readers = ReadPool::Open(store->db_path_, static_cast<int>(config.read_connections),
-                                static_cast<int>(config.busy_timeout_ms), kMeteredVfsName);
-  if (!readers.ok()) return readers.status().Wrap(context);
-  store->readers_ = std::move(readers).value();
-  store->corruption_ = std::make_unique<CorruptionWatch>(config.data_dir, clock, metrics);
-  store->writer_ = std::make_unique<Writer>(std::move(db).value(), config, clock, metrics, *pos);
-  store->writer_->SetCheckpointHook(store->capture_.get());
-  Store* self = store.get();
-  store->corruption_->SetStopAction([self](const Status& finding) { self->writer_->StopWrites(finding); });
-  store->writer_->SetStickyListener([self](const Status& s) { self->corruption_->Observe("writer", s); });
-  store->writer_->Start();
-  if (!store->capture_) {
+Status Store::OpenPrimaryParts() {
+  // Before SQLite touches the files: a damaged WAL with committed frames
+  // behind the damage must reach no SQLite connection, not even read-only.
+  auto wal = ScanWalAtStartup(db_path_);
+  if (!wal.ok()) return wal.status();
+  LogStartupWalReport(*wal);
+  if (wal->refused()) {
+    refusal_ = wal->refusal;
+    refusal_action_ = wal->action;
+    refused_wal_bytes_ = static_cast<int64_t>(wal->wal_bytes);
+    return Status::Ok();
+  }
+  const bool created = FileSizeOrZero(db_path_) == 0;
+  auto db = SqliteDb::Open(db_path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, kMeteredVfsName);
+  if (!db.ok()) return db.status();
+  WALSHIP_RETURN_IF_ERROR(ConfigureWriteConnection(**db, config_));
+  WALSHIP_RETURN_IF_ERROR(MigrateSchema(**db));
+  auto pos = ReadPosition(**db);
+  if (!pos.ok()) return pos.status().Wrap("read position");
+  // Before any reader opens: the capture may checkpoint and copy the file.
+  WALSHIP_RETURN_IF_ERROR(StartCapture(**db, *pos, created));
+
+  auto readers = ReadPool::Open(db_path_, static_cast<int>(config_.read_connections),
+                                static_cast<int>(config_.busy_timeout_ms), kMeteredVfsName);
+  if (!readers.ok()) return readers.status();
+  readers_ = std::move(readers).value();
+  corruption_ = std::make_unique<CorruptionWatch>(config_.data_dir, clock_, metrics_);
+  writer_ = std::make_unique<Writer>(std::move(db).value(), config_, clock_, metrics_, *pos);
+  writer_->SetCheckpointHook(capture_.get());
+  // The watch and the writer are replaced together (ClosePrimaryParts): the
+  // pointers these callbacks use live as long as the callbacks.
+  Writer* writer = writer_.get();
+  CorruptionWatch* watch = corruption_.get();
+  corruption_->SetStopAction([writer](const Status& finding) { writer->StopWrites(finding); });
+  writer_->SetStickyListener([watch](const Status& s) { watch->Observe("writer", s); });
+  writer_->Start();
+  if (!capture_) {
     LogWarn("the scrub is off: without WAL capture there is no database checksum to compare pages with", {});
   }
-  store->checks_ = std::make_unique<ScrubScheduler>(config, store->capture_ != nullptr, *store->writer_,
-                                                    store->db_path_, kMeteredVfsName, *store->corruption_, clock,
-                                                    metrics);
-  store->checks_->Start();
-  LogInfo("store open", {{"database", store->db_path_}, {"position", pos->ToString()}});
-  return store;
+  checks_ = std::make_unique<ScrubScheduler>(config_, capture_ != nullptr, *writer_, db_path_, kMeteredVfsName,
+                                             *corruption_, clock_, metrics_);
+  checks_->Start();
+  LogInfo("store open", {{"database", db_path_}, {"position", pos->ToString()}});
+  return Status::Ok();
+}
+
+void Store::ClosePrimaryParts() {
+  // The checks first: a scrub batch runs on the writer and reads through
+  // its own connection. Then the readers, then the writer (it commits what
+  // is queued and, when it can, checkpoints through the capture).
+  if (checks_) checks_->Stop();
+  if (readers_) readers_->Close();
+  if (writer_) {
+    writer_->Stop();
+    const Position last = writer_->position();
+    {
+      std::lock_guard lock(restore_mu_);
+      closed_position_ = last;
+    }
+    LogInfo("store closed", {{"database", db_path_}, {"position", last.ToString()}});
+  }
+  checks_.reset();
+  readers_.reset();
+  writer_.reset();
+  corruption_.reset();
+  capture_.reset();
+  refusal_ = Status::Ok();
+  refusal_action_.clear();
+  refused_wal_bytes_ = 0;
 }
 
 Result<std::unique_ptr<Store>> Store::OpenStandby(const Config& config, DirectoryLock lock, Clock& clock,
@@ -90,7 +127,7 @@ Result<std::unique_ptr<Store>> Store::OpenStandby(const Config& config, Director
   WALSHIP_RETURN_IF_ERROR(RouteSqliteLogToNodeLog());
   WALSHIP_RETURN_IF_ERROR(RegisterMeteredVfs(&metrics.GetHistogram(
       "walship_fsync_seconds", "Duration of each fsync SQLite asks for", LatencyBuckets())));
-  std::unique_ptr<Store> store(new Store(config, std::move(lock)));
+  std::unique_ptr<Store> store(new Store(config, std::move(lock), clock, metrics));
   store->db_path_ = config.DatabasePath();
   auto replica = StandbyReplica::Open(store->db_path_, config.SegmentsPath(), config.data_dir + "/quarantine",
                                       clock, metrics);
@@ -107,37 +144,44 @@ Result<std::unique_ptr<Store>> Store::OpenStandby(const Config& config, Director
   return store;
 }
 
-std::unique_ptr<Store> Store::Refused(const Config& config, DirectoryLock lock, const StartupWalReport& report) {
-  std::unique_ptr<Store> store(new Store(config, std::move(lock)));
-  store->db_path_ = config.DatabasePath();
-  store->refusal_ = report.refusal;
-  store->refusal_action_ = report.action;
-  store->refused_wal_bytes_ = static_cast<int64_t>(report.wal_bytes);
-  return store;
-}
-
-Status Store::StartCapture(SqliteDb& db, Position pos, bool created, Clock& clock, MetricsRegistry& metrics) {
+Status Store::StartCapture(SqliteDb& db, Position pos, bool created) {
   if (!config_.segments_capture) {
     LogWarn("WAL capture is off (segments.capture = false): checkpointed frames are kept nowhere", {});
     return Status::Ok();
   }
   auto identity = ReadCaptureIdentity(db, config_.data_dir, pos.timeline);
   if (!identity.ok()) return identity.status();
-  auto segments = SegmentStore::Open(config_.SegmentsPath());
-  if (!segments.ok()) return segments.status();
-  segments_ = std::move(segments).value();
+  if (!segments_) {  // kept across online restores: the shipper reads through it
+    auto segments = SegmentStore::Open(config_.SegmentsPath());
+    if (!segments.ok()) return segments.status();
+    segments_ = std::move(segments).value();
+  }
   auto capture = WalCapture::Start(db.raw(), db_path_, *segments_, *identity, pos.txid, created,
-                                   static_cast<int>(config_.segments_zstd_level), clock, metrics);
+                                   static_cast<int>(config_.segments_zstd_level), clock_, metrics_);
   if (!capture.ok()) return capture.status();
   capture_ = std::move(capture).value();
   capture_->SetCollectInterval(config_.segments_collect_interval_ms);
+  if (sealed_listener_) capture_->SetSealedListener(sealed_listener_);
+  if (collect_gate_) capture_->SetCollectGate(collect_gate_);
   return Status::Ok();
 }
 
 Store::~Store() { Close(); }
 
+Status MaintenanceStatus() {
+  return Status::Unavailable(
+             "the node is restoring its database (POST /v1/admin/restore): try again shortly; progress in /v1/status")
+      .WithReason("maintenance");
+}
+
+Result<std::shared_lock<std::shared_mutex>> Store::HoldParts() const {
+  if (maintenance_.load()) return MaintenanceStatus();
+  std::shared_lock lock(parts_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return MaintenanceStatus();
+  return lock;
+}
+
 Status Store::Submit(WriteRequest request) {
-  if (refused()) return refusal_;
   if (replica_) {
     return Status::Unavailable("this node is a standby: send writes to the primary" +
                                (config_.primary_url.empty() ? std::string(" (replication.primary is not set here)")
@@ -145,7 +189,12 @@ Status Store::Submit(WriteRequest request) {
         .WithReason("not_primary");
   }
   if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
+  auto hold = HoldParts();
+  if (!hold.ok()) return hold.status();
+  if (refused_locked()) return refusal_;
+  if (!writer_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
   if (corruption_) WALSHIP_RETURN_IF_ERROR(corruption_->WriteRefusal());
+  // Queued under the hold: an online restore's writer->Stop() commits it.
   return writer_->Submit(std::move(request));
 }
 
@@ -167,7 +216,14 @@ WriteOutcome Store::Write(std::vector<WriteOp> ops) {
 
 template <typename T, typename F>
 Result<T> Store::Read(F&& read) {
-  if (refused()) return refusal_;
+  std::optional<std::shared_lock<std::shared_mutex>> parts;
+  if (!replica_) {
+    auto held = HoldParts();
+    if (!held.ok()) return held.status();
+    parts.emplace(std::move(held).value());
+    if (refused_locked()) return refusal_;
+    if (!readers_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
+  }
   std::optional<ApplyGate::ReadHold> hold;
   uint64_t generation = 0;
   if (replica_) {
@@ -215,15 +271,18 @@ Position Store::position() const {
     ReplicaState s = replica_->State();
     return Position{static_cast<int64_t>(s.timeline), s.txid};
   }
-  return writer_ ? writer_->position() : Position{};
+  std::shared_lock lock(parts_mu_, std::try_to_lock);
+  if (lock.owns_lock() && writer_) return writer_->position();
+  std::lock_guard restore_lock(restore_mu_);
+  return closed_position_;
 }
 
 Status Store::WaitForPosition(const Position& wanted) {
-  if (refused()) return refusal_;
   if (replica_) {
     return replica_->WaitForPosition(static_cast<uint64_t>(wanted.timeline), wanted.txid,
                                      config_.replication_min_position_wait_ms);
   }
+  if (refused()) return refusal();
   const Position now = position();
   if (now.timeline > wanted.timeline || (now.timeline == wanted.timeline && now.txid >= wanted.txid)) {
     return Status::Ok();
@@ -233,7 +292,6 @@ Status Store::WaitForPosition(const Position& wanted) {
 }
 
 Status Store::Ready() const {
-  if (refused()) return refusal_;
   if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
   if (replica_) {
     WALSHIP_RETURN_IF_ERROR(replica_->Health());
@@ -243,18 +301,121 @@ Status Store::Ready() const {
     }
     return Status::Ok();
   }
+  auto hold = HoldParts();
+  if (!hold.ok()) return hold.status();
+  if (refused_locked()) return refusal_;
+  if (!writer_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
   return writer_->Health();
+}
+
+bool Store::refused() const {
+  std::shared_lock lock(parts_mu_, std::try_to_lock);
+  return lock.owns_lock() && refused_locked();
+}
+
+Status Store::refusal() const {
+  std::shared_lock lock(parts_mu_, std::try_to_lock);
+  return lock.owns_lock() ? refusal_ : Status::Ok();
+}
+
+std::string Store::refusal_action() const {
+  std::shared_lock lock(parts_mu_, std::try_to_lock);
+  return lock.owns_lock() ? refusal_action_ : std::string();
+}
+
+int64_t Store::WalBytes() const {
+  if (replica_) return 0;
+  std::shared_lock lock(parts_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return FileSizeOrZero(db_path_ + "-wal");
+  return writer_ ? writer_->WalBytes() : refused_wal_bytes_;
+}
+
+int64_t Store::LastCheckpointUnixMillis() const {
+  std::shared_lock lock(parts_mu_, std::try_to_lock);
+  return lock.owns_lock() && writer_ ? writer_->LastCheckpointUnixMillis() : 0;
+}
+
+void Store::SetSealedListener(WalCapture::SealedListener listener) {
+  std::shared_lock lock(parts_mu_);  // waits for a restore: the listener must reach its capture
+  sealed_listener_ = listener;
+  if (capture_) capture_->SetSealedListener(std::move(listener));
+}
+
+void Store::SetReplicationWait(ReplicationWait wait, std::function<bool()> shipper_idle) {
+  std::shared_lock lock(parts_mu_);
+  replication_wait_ = std::move(wait);
+  collect_gate_ = shipper_idle;
+  if (capture_) capture_->SetCollectGate(std::move(shipper_idle));
+}
+
+void Store::RequestCollect() {
+  auto hold = HoldParts();
+  if (hold.ok() && writer_ && capture_) writer_->RequestCollect();
+}
+
+void Store::RequestSnapshot() {
+  auto hold = HoldParts();
+  if (hold.ok() && writer_ && capture_) writer_->RequestSnapshot();
+}
+
+void Store::RequestCheckpoint() {
+  auto hold = HoldParts();
+  if (hold.ok() && writer_) writer_->RequestCheckpoint();
+}
+
+bool Store::ReportCorruption(std::string_view source, const Status& status) {
+  auto hold = HoldParts();
+  return hold.ok() && corruption_ != nullptr && corruption_->Observe(source, status);
+}
+
+Status Store::ScrubPassNow() {
+  auto hold = HoldParts();
+  if (!hold.ok()) return hold.status();
+  return checks_ ? checks_->ScrubPassNow() : Status::Unavailable("no scrub runs on this node");
+}
+
+Status Store::QuickCheckNow() {
+  auto hold = HoldParts();
+  if (!hold.ok()) return hold.status();
+  return checks_ ? checks_->QuickCheckNow() : Status::Unavailable("no quick_check runs on this node");
+}
+
+std::optional<CorruptionFinding> Store::CorruptionFound() const {
+  auto hold = HoldParts();
+  return hold.ok() && corruption_ ? corruption_->Finding() : std::nullopt;
+}
+
+std::optional<CaptureStats> Store::Capture() const {
+  auto hold = HoldParts();
+  return hold.ok() && capture_ ? std::optional<CaptureStats>(capture_->Stats()) : std::nullopt;
+}
+
+std::string Store::segments_dir() const {
+  if (replica_) return replica_->segments_dir();
+  std::shared_lock lock(parts_mu_);
+  return segments_ ? segments_->dir() : std::string();
+}
+
+const SegmentStore* Store::segment_store() const {
+  std::shared_lock lock(parts_mu_);
+  return segments_.get();
 }
 
 void Store::Close() {
   if (closed_.exchange(true)) return;
-  // Open() may fail half-way: close only what exists. The checks first: a
-  // scrub batch runs on the writer and reads through its own connection.
-  if (checks_) checks_->Stop();
-  if (readers_) readers_->Close();
-  if (!writer_) return;
-  writer_->Stop();
-  LogInfo("store closed", {{"database", db_path_}, {"position", writer_->position().ToString()}});
+  // A running online restore finishes first (it opens nothing once closed_ is set).
+  std::thread restore;
+  {
+    std::lock_guard lock(restore_mu_);
+    restore.swap(restore_thread_);
+  }
+  if (restore.joinable()) restore.join();
+  std::unique_lock parts(parts_mu_);
+  if (replica_) {
+    if (readers_) readers_->Close();
+    return;
+  }
+  ClosePrimaryParts();
 }
 
 }  // namespace walship

@@ -11,6 +11,18 @@
 // untouched, and every method answers the refusal (kCorruption, reason
 // "wal_corrupt"), so the node can stay up and say what is wrong.
 //
+// Online restore (node/store_restore.cpp): StartRestore() puts the store in
+// maintenance, closes the primary's parts (the checks, the readers, the
+// writer, the capture), restores the database in place on a thread of its
+// own (backup/restore_database.h, as `walship restore` does), then opens the
+// parts again exactly as Open() does, from a refused store too. Meanwhile
+// every read and write answers kUnavailable, reason "maintenance".
+//
+// Thread contract: parts_mu_ guards the parts that an online restore
+// replaces. Every method that uses them holds it shared; only the restore
+// holds it exclusively. A method that meets maintenance, or the restore
+// holding the lock, never waits: it answers "maintenance".
+//
 // On a standby (replication.role = "standby") the store has no writer and
 // no capture: a StandbyReplica owns DATA/index.db and the segment store,
 // reads go through immutable connections behind its ApplyGate, and writes
@@ -21,7 +33,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/clock.h"
@@ -32,6 +46,7 @@
 #include "node/archive.h"
 #include "node/config.h"
 #include "node/corruption_watch.h"
+#include "node/online_restore.h"
 #include "node/read_pool.h"
 #include "node/reads.h"
 #include "node/scrub_scheduler.h"
@@ -42,7 +57,6 @@
 
 namespace walship {
 
-struct StartupWalReport;
 
 class Store {
  public:
@@ -66,40 +80,30 @@ class Store {
   // The standby's replica; null on a primary.
   StandbyReplica* replica() { return replica_.get(); }
   // Called after each segment is sealed (primary with capture on; else never).
-  void SetSealedListener(WalCapture::SealedListener listener) {
-    if (capture_) capture_->SetSealedListener(std::move(listener));
-  }
+  // Kept, and given again to the capture an online restore starts.
+  void SetSealedListener(WalCapture::SealedListener listener);
   // Synchronous replication: Write() answers a committed write only once
   // `wait` (the shipper's, for the standby) says so; its failure becomes the
   // write's, naming the position the primary committed. Commits are sealed
   // when `shipper_idle` says so, or when RequestCollect() is called (see
   // WalCapture::SetCollectGate). Set before serving.
   using ReplicationWait = std::function<Status(const Position&)>;
-  void SetReplicationWait(ReplicationWait wait, std::function<bool()> shipper_idle) {
-    replication_wait_ = std::move(wait);
-    if (capture_) capture_->SetCollectGate(std::move(shipper_idle));
-  }
+  void SetReplicationWait(ReplicationWait wait, std::function<bool()> shipper_idle);
   // Asks the writer to seal the commits that pend (see WalCapture::CollectNow).
-  void RequestCollect() {
-    if (writer_ && capture_) writer_->RequestCollect();
-  }
-
+  void RequestCollect();
   // Asks the writer for a snapshot (a new base) for a standby to start on.
-  void RequestSnapshot() {
-    if (writer_ && capture_) writer_->RequestSnapshot();
-  }
-  void RequestCheckpoint() {
-    if (writer_) writer_->RequestCheckpoint();
-  }
+  void RequestSnapshot();
+  void RequestCheckpoint();
   Position position() const;
   // Ok when the database is open and writable.
   Status Ready() const;
-  int64_t WalBytes() const { return writer_ ? writer_->WalBytes() : refused_wal_bytes_; }
-  int64_t LastCheckpointUnixMillis() const { return writer_ ? writer_->LastCheckpointUnixMillis() : 0; }
-  // Refused at start-up: the database was never opened (see above).
-  bool refused() const { return !refusal_.ok(); }
-  const Status& refusal() const { return refusal_; }
-  const std::string& refusal_action() const { return refusal_action_; }
+  int64_t WalBytes() const;
+  int64_t LastCheckpointUnixMillis() const;
+  // Refused at start-up (see above), or after an online restore whose
+  // database could not be opened: the database is not open.
+  bool refused() const;
+  Status refusal() const;
+  std::string refusal_action() const;
   const std::string& database_path() const { return db_path_; }
 
   // A read transaction pinned at an exact position for a backup (see
@@ -113,58 +117,80 @@ class Store {
   // Corruption met outside the store's own calls (a backup reading the live
   // database): see CorruptionWatch::Observe. True when `status` is one. On a
   // primary the first one stops writes; elsewhere nothing is watched (false).
-  bool ReportCorruption(std::string_view source, const Status& status) {
-    return corruption_ != nullptr && corruption_->Observe(source, status);
-  }
+  bool ReportCorruption(std::string_view source, const Status& status);
   // Blocking: a whole scrub pass, or a quick_check, now (see ScrubScheduler).
   // kUnavailable where none runs (a standby, no capture, a refused store).
-  Status ScrubPassNow() {
-    return checks_ ? checks_->ScrubPassNow() : Status::Unavailable("no scrub runs on this node");
-  }
-  Status QuickCheckNow() {
-    return checks_ ? checks_->QuickCheckNow() : Status::Unavailable("no quick_check runs on this node");
-  }
-  // The first corruption found on this primary, if any (status).
-  std::optional<CorruptionFinding> CorruptionFound() const {
-    return corruption_ ? corruption_->Finding() : std::nullopt;
-  }
+  Status ScrubPassNow();
+  Status QuickCheckNow();
+  // The first corruption found on this primary, if any (status). An online
+  // restore starts a new watch: the finding goes with the damaged file.
+  std::optional<CorruptionFinding> CorruptionFound() const;
 
-  // Commits what is queued, checkpoints, closes every connection. Idempotent.
+  // Any thread: starts an online restore (see above) and returns at once
+  // with its progress. kUnavailable on a standby (reason "not_primary") or
+  // a closing store; kConflict (reason "restore_running") while one runs.
+  Result<OnlineRestoreProgress> StartRestore(OnlineRestoreRequest request);
+  // The running or the last online restore; nullopt when none ran.
+  std::optional<OnlineRestoreProgress> RestoreProgress() const;
+  bool in_maintenance() const { return maintenance_.load(); }
+
+  // Waits for a running online restore, then commits what is queued,
+  // checkpoints, closes every connection. Idempotent.
   void Close();
 
   // The newest segment and the database checksum after it (status).
-  std::optional<CaptureStats> Capture() const {
-    return capture_ ? std::optional<CaptureStats>(capture_->Stats()) : std::nullopt;
-  }
+  std::optional<CaptureStats> Capture() const;
   // The segment store's folder ("" in a refused store, which has none).
-  std::string segments_dir() const {
-    if (replica_) return replica_->segments_dir();
-    return segments_ ? segments_->dir() : std::string();
-  }
-  // The segment store (primary with capture on; else null).
-  const SegmentStore* segment_store() const { return segments_.get(); }
+  std::string segments_dir() const;
+  // The segment store (primary with capture on; else null). Once set, the
+  // object lives as long as the store (an online restore keeps it).
+  const SegmentStore* segment_store() const;
 
  private:
-  Store(const Config& config, DirectoryLock lock) : config_(config), lock_(std::move(lock)) {}
+  Store(const Config& config, DirectoryLock lock, Clock& clock, MetricsRegistry& metrics)
+      : config_(config), lock_(std::move(lock)), clock_(clock), metrics_(metrics) {}
   static Result<std::unique_ptr<Store>> OpenStandby(const Config& config, DirectoryLock lock, Clock& clock,
                                                     MetricsRegistry& metrics);
   // Runs `read` on a read connection (behind the apply gate on a standby).
   template <typename T, typename F>
   Result<T> Read(F&& read);
-  static std::unique_ptr<Store> Refused(const Config& config, DirectoryLock lock, const StartupWalReport& report);
-  // Opens the segment store and reconciles it with the database (write
-  // connection only, before the readers open).
-  Status StartCapture(SqliteDb& db, Position pos, bool created, Clock& clock, MetricsRegistry& metrics);
+  // Opens a primary's parts, in order: the WAL scan (a refusal sets
+  // refusal_ and opens nothing), the write connection, the capture, the
+  // readers, the writer, the checks. Caller: Open, or the restore holding
+  // parts_mu_ exclusively. On error the caller closes what was opened.
+  Status OpenPrimaryParts();
+  // Stops and drops every part OpenPrimaryParts opens (the segment store
+  // object stays), remembering the position. Same callers.
+  void ClosePrimaryParts();
+  // Opens the segment store (once) and reconciles it with the database
+  // (write connection only, before the readers open).
+  Status StartCapture(SqliteDb& db, Position pos, bool created);
+  // A shared hold on the parts, or kUnavailable "maintenance" at once.
+  Result<std::shared_lock<std::shared_mutex>> HoldParts() const;
+  bool refused_locked() const { return !refusal_.ok(); }
+  // The online restore's thread.
+  void RunRestore(OnlineRestoreRequest request);
+  void SetRestoreStep(const std::string& step);
 
   const Config& config_;
   DirectoryLock lock_;
+  Clock& clock_;
+  MetricsRegistry& metrics_;
   std::string db_path_;
+  // Guards the parts below that an online restore replaces: writer_,
+  // readers_, capture_, checks_, corruption_, segments_ (set once),
+  // refusal_* (see the thread contract above).
+  mutable std::shared_mutex parts_mu_;
+  std::atomic<bool> maintenance_{false};
   // Declared before the writer: the writer's last checkpoint (in Close)
   // still calls the capture.
   std::unique_ptr<SegmentStore> segments_;
   std::unique_ptr<WalCapture> capture_;
   std::unique_ptr<StandbyReplica> replica_;  // standby only; then no capture, no writer
-  ReplicationWait replication_wait_;          // sync replication only
+  ReplicationWait replication_wait_;          // sync replication only; set before serving
+  // Given to every capture this store starts (set before serving, or under parts_mu_).
+  WalCapture::SealedListener sealed_listener_;
+  std::function<bool()> collect_gate_;
   // Primary only: every corruption error ends here (the writer's, the
   // reads', the checks'); its stop action stops the writer.
   std::unique_ptr<CorruptionWatch> corruption_;
@@ -175,6 +201,10 @@ class Store {
   Status refusal_;  // set only in a refused store, which has no writer and no readers
   std::string refusal_action_;
   int64_t refused_wal_bytes_ = 0;
+  mutable std::mutex restore_mu_;  // guards restore_progress_, restore_thread_, closed_position_
+  Position closed_position_;       // the writer's last position, once the parts closed
+  std::optional<OnlineRestoreProgress> restore_progress_;
+  std::thread restore_thread_;
 };
 
 }  // namespace walship

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include "base/fs.h"
+
 namespace walship::testing {
 
 std::string IntegrityCheck(const std::string& db_path) {
@@ -73,6 +75,18 @@ std::string FtsIntegrityCheckOnCopy(const std::string& db_path, const std::strin
   sqlite3_close_v2(db);
   fs::remove_all(scratch_dir, ec);
   return out;
+}
+
+std::string DamageAMiddleWalFrame(const std::string& wal_path) {
+  auto bytes = ReadWholeFile(wal_path);
+  if (!bytes.ok() || bytes->size() < 32) return "";
+  const size_t frame = 24 + 4096;
+  const size_t frames = (bytes->size() - 32) / frame;
+  if (frames <= 10) return "";
+  std::string damaged = *bytes;
+  damaged[32 + (frames / 2) * frame + 24 + 100] ^= 0x10;
+  if (!WriteFileAtomically(wal_path, damaged).ok()) return "";
+  return damaged;
 }
 
 }  // namespace walship::testing

@@ -18,4 +18,10 @@ int64_t QueryIntReadOnly(const std::string& db_path, const std::string& sql);
 // them. Returns "ok" or what went wrong.
 std::string FtsIntegrityCheckOnCopy(const std::string& db_path, const std::string& scratch_dir);
 
+// Flips one bit in the middle frame of a stopped node's WAL (4096-byte
+// pages) and rewrites the file: committed frames follow the damaged one.
+// Returns the damaged bytes; "" when the WAL has 10 frames or fewer, or
+// cannot be read or written.
+std::string DamageAMiddleWalFrame(const std::string& wal_path);
+
 }  // namespace walship::testing
