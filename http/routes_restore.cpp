@@ -78,7 +78,9 @@ void RegisterRestoreRoutes(httplib::Server& svr, RouteContext& ctx) {
   svr.Post("/v1/admin/restore", [&ctx](const httplib::Request& req, httplib::Response& res,
                                        const httplib::ContentReader& reader) {
     RequestBody body(ctx.body_budget);
-    if (Status s = ReadBodyLimited(reader, ctx, &body, kMaxRestoreBodyBytes); !s.ok()) {
+    // `curl -X POST URL` sends no body at all (no Content-Length): latest.
+    const bool has_body = req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
+    if (Status s = has_body ? ReadBodyLimited(reader, ctx, &body, kMaxRestoreBodyBytes) : Status::Ok(); !s.ok()) {
       return ReplyBodyError(res, s.Wrap("restore"));
     }
     auto request = ParseRestoreRequest(req.get_header_value("Content-Type"), body.text);

@@ -293,9 +293,11 @@ TEST_F(OnlineRestoreTest, BadRequestsAreRefusedAndChangeNothing) {
       {R"({"to":"latest","to_position":"1/2"})", "application/json", 400,
        "restore: give at most one of to, to_time and to_position"},
       {R"({"to_time":"yesterday"})", "application/json", 400,
-       R"(restore: to_time "yesterday": not an RFC 3339 time such as 2026-11-27T08:00:00Z or 2026-11-27T09:00:00+01:00)"},
+       R"(restore: to_time "yesterday": not an RFC 3339 time such as 2026-11-27T08:00:00Z or )"
+       "2026-11-27T09:00:00+01:00"},
       {R"({"to_position":"0"})", "application/json", 400,
-       R"(restore: to_position "0": not a position; use TIMELINE/TXID as write responses carry it (e.g. 1/42), or a txid alone)"},
+       R"(restore: to_position "0": not a position; use TIMELINE/TXID as write responses carry it (e.g. 1/42), )"
+       "or a txid alone"},
       {R"({"to_position":3})", "application/json", 400, R"(restore: "to_position" must be a string)"},
       {R"({"fetch_from":"ftp://127.0.0.1:1"})", "application/json", 400,
        R"(restore: fetch_from "ftp://127.0.0.1:1": only http:// is supported; use http://HOST:PORT)"},
@@ -314,6 +316,48 @@ TEST_F(OnlineRestoreTest, BadRequestsAreRefusedAndChangeNothing) {
   EXPECT_EQ(status["restore"], nullptr) << status.dump();
   EXPECT_EQ(status["state"], "serving");
   EXPECT_EQ(ReadBack(), DumpAt(acked_.back().txid));
+}
+
+TEST_F(OnlineRestoreTest, AStandbyRefusesAndFollowsThePrimaryOntoItsNewTimeline) {
+  NodeOptions so;
+  so.data_dir = tmp_.Sub("standby");
+  so.config_toml = "[replication]\nrole = \"standby\"\n";
+  std::string error;
+  auto standby = NodeProcess::Start(so, &error);
+  ASSERT_NE(standby, nullptr) << error;
+  auto standby_client = standby->Client();
+  auto refused = standby_client->Post("/v1/admin/restore");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503) << refused->body;
+  EXPECT_EQ(ParseBody(refused->body)["error"]["code"], "not_primary");
+
+  ASSERT_NO_FATAL_FAILURE(
+      Start(std::string(kFastCheckpoints) + "[replication]\nstandby = \"" + standby->url() + "\"\n"));
+  ASSERT_NO_FATAL_FAILURE(Write(10, 10));
+  const int64_t target = acked_.back().txid;
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  ASSERT_NO_FATAL_FAILURE(Write(10, 10));
+  PostRestore(R"({"to_position":")" + std::to_string(target) + R"("})", 202);
+  json done = WaitForRestore();
+  ASSERT_EQ(done["state"], "restored") << done.dump() << LogTail(node_->log_path());
+  ASSERT_EQ(done["position"], "2/" + std::to_string(target));
+  ASSERT_NO_FATAL_FAILURE(Write(3, 3));
+  const std::string want = "2/" + std::to_string(acked_.back().txid);
+  std::string seen;
+  for (int i = 0; i < 400 && seen != want; ++i) {
+    auto st = standby_client->Get("/v1/status");
+    if (st) seen = ParseBody(st->body).value("position", "");
+    if (seen != want) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(seen, want) << LogTail(standby->log_path());
+  Dump on_standby;
+  for (const Acked& a : acked_) {
+    auto r = standby_client->Get("/v1/archives/" + a.key);
+    if (r && r->status == 200) on_standby[a.key] = ParseBody(r->body).value("content", "");
+  }
+  Dump expected = DumpAt(target);
+  for (size_t i = acked_.size() - 3; i < acked_.size(); ++i) expected[acked_[i].key] = acked_[i].content;
+  EXPECT_EQ(on_standby, expected);
 }
 
 }  // namespace
