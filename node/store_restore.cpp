@@ -32,13 +32,14 @@ Result<OnlineRestoreProgress> Store::StartRestore(OnlineRestoreRequest request) 
                "this node is a standby: restore the primary; a standby starts over with POST /v1/admin/resync")
         .WithReason("not_primary");
   }
-  if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
   if (!config_.segments_capture) {
     return Status::Conflict("an online restore needs the segment store, and WAL capture is off here "
                             "(segments.capture = false)")
         .WithReason("no_segments");
   }
   std::lock_guard lock(restore_mu_);
+  // Under restore_mu_: Close() sets closed_ before it takes the thread to join.
+  if (closed_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
   if (restore_progress_ && restore_progress_->state == "running") {
     return Status::Conflict("an online restore is already running (" + restore_progress_->id +
                             ", started " + FormatRfc3339Millis(restore_progress_->started_unix_ms) +
