@@ -1,13 +1,17 @@
 // WalCapture::Start: adopting a database the store has never seen, and
 // reconciling the store with the database at a restart (a clean stop, a
 // crash before a capture, a crash between the seal and the checkpoint), and
-// what it does when they do not reconcile: a new base, logged, not an error
-// (the two refusals, a database behind the store and a file its own intact
-// WAL cannot explain, are tested end to end in tests/integration/restore_test.cpp).
+// what it does when they do not reconcile: a new base, logged, not an error;
+// except the two refusals, a database behind the store and a file its own
+// intact WAL cannot explain (here, and end to end in
+// tests/integration/restore_test.cpp).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <fcntl.h>
+
+#include <filesystem>
+#include <set>
 
 #include "replication/wal_capture.h"
 #include "tests/replication/wal_capture_fixture.h"
@@ -189,6 +193,69 @@ TEST_F(WalCaptureStartTest, DatabaseChangedWhileStoppedStartsANewBase) {
   ASSERT_EQ(h.size(), 3u);
   EXPECT_TRUE(h[2].header.chain_start());
   ExpectReplayEqualsLive(/*from_base=*/true);
+}
+
+// The newest segment was sealed (txid 2), then the WAL that held its frames
+// was lost before a checkpoint: the file says txid 1. A new base would serve
+// that loss as if nothing happened.
+TEST_F(WalCaptureStartTest, DatabaseBehindTheStoreIsRefused) {
+  MakeCapturedDatabase();
+  PutRows("b", 10);
+  ASSERT_EQ(capture_->BeforeCheckpoint(db_, "test").ToString(), "ok");
+  ASSERT_EQ(Headers().back().header.last_txid, 2u);
+  CloseWriter();
+  ASSERT_TRUE(std::filesystem::remove(db_path_ + "-wal"));
+  std::filesystem::remove(db_path_ + "-shm");
+  const auto files_before = Headers().size();
+
+  OpenWriter();
+  Status s = StartCaptureAt(1, /*created_database=*/false);
+  EXPECT_EQ(s.code(), Code::kCorruption) << s.ToString();
+  EXPECT_EQ(s.reason(), "db_behind_store");
+  EXPECT_EQ(s.message(),
+            "the database is at txid 1, behind the segment store, which holds transactions up to 2 (segment 3): its "
+            "WAL was deleted or replaced, or the file is an older copy. Nothing was changed; run `walship restore "
+            "--data " + std::filesystem::path(db_path_).parent_path().string() + "`");
+  EXPECT_EQ(Headers().size(), files_before) << "nothing sealed";
+  EXPECT_FALSE(store_->BasePath(4).has_value()) << "no new base";
+}
+
+// The WAL still continues the newest segment and holds nothing after it,
+// yet a page of the file changed: no checkpoint can explain that.
+TEST_F(WalCaptureStartTest, AFileItsOwnWalCannotExplainIsRefused) {
+  MakeCapturedDatabase();
+  PutRows("b", 10);
+  ASSERT_EQ(capture_->BeforeCheckpoint(db_, "test").ToString(), "ok");
+  CloseWriter();
+  auto wal = ScanWalFile(db_path_ + "-wal");
+  ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+  std::set<uint32_t> in_wal;
+  for (const auto& f : wal->frames) in_wal.insert(f.page_number);
+  const auto pages = static_cast<uint32_t>(std::filesystem::file_size(db_path_) / kCapturePageSize);
+  uint32_t page = 2;
+  while (page <= pages && in_wal.count(page) != 0) ++page;
+  ASSERT_LE(page, pages) << "every page of the file has a frame in the WAL";
+  const int fd = ::open(db_path_.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  const off_t at = static_cast<off_t>(page - 1) * kCapturePageSize + 200;
+  unsigned char b = 0;
+  ASSERT_EQ(::pread(fd, &b, 1, at), 1);
+  b ^= 0x04;
+  ASSERT_EQ(::pwrite(fd, &b, 1, at), 1);
+  ASSERT_EQ(::close(fd), 0);
+
+  OpenWriter();
+  Status s = StartCaptureAt(txid_, /*created_database=*/false);
+  EXPECT_EQ(s.code(), Code::kCorruption) << s.ToString();
+  EXPECT_EQ(s.reason(), "db_file_changed");
+  const std::string head = "the database file (checksum ";
+  EXPECT_EQ(s.message().substr(0, head.size()), head) << s.message();
+  EXPECT_NE(s.message().find("is not the one segment 3 leaves"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("the file was damaged or replaced while the node was stopped. Nothing was changed; run "
+                             "`walship restore --data "),
+            std::string::npos)
+      << s.message();
+  EXPECT_FALSE(store_->BasePath(4).has_value()) << "no new base of a damaged file";
 }
 
 }  // namespace
