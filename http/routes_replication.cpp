@@ -103,7 +103,9 @@ void GetSegment(RouteContext& ctx, const httplib::Request& req, httplib::Respons
   auto sequence = ParseSequence(req.matches[1]);
   if (!sequence) return ReplyError(res, Status::InvalidArgument("segment sequence must be a decimal number"));
   const std::string dir = ctx.store.segments_dir();
-  if (dir.empty()) {
+  // Never SegmentStore::Open a folder that is not there: it would create it.
+  std::error_code ec;
+  if (dir.empty() || !std::filesystem::is_directory(dir, ec)) {
     return ReplyError(res, Status::Unavailable("this node has no segment store open").WithReason("no_segments"));
   }
   auto store = SegmentStore::Open(dir);
