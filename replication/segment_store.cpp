@@ -263,6 +263,40 @@ Result<std::string> SegmentStore::QuarantineSegment(const SegmentFileEntry& entr
   return to;
 }
 
+namespace {
+
+Status UnlinkDurably(const std::string& dir, const std::string& path) {
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return Status::NotFound(path + ": no such file");
+    return Status::IOError("unlink " + path + ": " + ErrnoMessage(errno));
+  }
+  return FsyncDirectory(dir);
+}
+
+}  // namespace
+
+Status SegmentStore::RemoveSegment(const SegmentFileEntry& entry) {
+  return UnlinkDurably(dir_, entry.path).Wrap("remove segment " + std::to_string(entry.sequence));
+}
+
+Status SegmentStore::RemoveBase(uint64_t sequence) {
+  return UnlinkDurably(dir_, dir_ + "/" + BaseFileName(sequence))
+      .Wrap("remove the base snapshot of segment " + std::to_string(sequence));
+}
+
+Result<std::vector<uint64_t>> SegmentStore::ListBases() const {
+  std::vector<uint64_t> out;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir_, ec);
+  for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (IsBaseFileName(name)) out.push_back(*DigitsAt(name, kBasePrefix.size()));
+  }
+  if (ec) return Status::IOError("list base snapshots: " + ec.message()).Wrap("segment store " + dir_);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 Result<std::vector<SegmentFileEntry>> SegmentStore::List() const {
   const std::string context = "segment store " + dir_;
   std::vector<SegmentFileEntry> out;

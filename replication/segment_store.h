@@ -13,8 +13,18 @@
 // Any other name in the folder is an error (see List): the store never
 // guesses what a stray file means.
 //
+// Nothing is ever deleted, except by segment retention (RemoveSegment,
+// RemoveBase; see replication/segment_retention.h), which removes only what
+// no kept backup and no standby needs.
+//
 // Thread contract: one writer (the capture, on the writer thread) at a time;
 // listing and reading may happen from any thread (they only read files).
+// Retention removes from another thread (the backup pool's), one removal run
+// at a time, and only segments below the newest and bases below those: files
+// the writer no longer touches (it publishes above the newest and quarantines
+// only a base above it). A reader that listed a file retention then removed
+// gets kNotFound reading it: the shipper retries with a new listing; an
+// offline tool (segments verify, restore) runs on a stopped node.
 #pragma once
 
 #include <cstdint>
@@ -60,12 +70,20 @@ class SegmentStore {
   std::optional<std::string> BasePath(uint64_t sequence) const;
   // Moves a base no segment uses (superseded by a newer base before any
   // segment followed it) into DIR/quarantine/, durably; returns where.
-  // Nothing in the store is ever deleted.
+  // Nothing is deleted: the quarantine keeps it.
   Result<std::string> QuarantineBase(uint64_t sequence, int64_t unix_ms);
   // Moves a segment file (a damaged one, about to be replaced by a good copy
   // from another node) into DIR/quarantine/, durably; returns where.
   Result<std::string> QuarantineSegment(const SegmentFileEntry& entry, int64_t unix_ms);
   static constexpr const char* kQuarantineDir = "quarantine";
+
+  // Segment retention: unlinks the segment file (or the base snapshot of
+  // chain-start segment `sequence`), then fsyncs the folder, so the removal
+  // is durable when this returns. kNotFound when the file is not there.
+  Status RemoveSegment(const SegmentFileEntry& entry);
+  Status RemoveBase(uint64_t sequence);
+  // The sequences of every base snapshot in the folder, ascending.
+  Result<std::vector<uint64_t>> ListBases() const;
 
   // Every segment file, by sequence (then name: two files may claim one
   // sequence, and List reports both); base snapshots and temp files are not

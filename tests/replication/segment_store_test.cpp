@@ -207,6 +207,35 @@ TEST_F(SegmentStoreTest, PublishBaseCopiesTheSnapshotDurably) {
   EXPECT_EQ(*kept, contents);
 }
 
+TEST_F(SegmentStoreTest, RetentionRemovesSegmentsAndBasesAndSaysWhenOneIsNotThere) {
+  ASSERT_TRUE(store_->Publish(first_).ok());
+  ASSERT_TRUE(store_->Publish(second_).ok());
+  const std::string snapshot = tmp_.Sub("snapshot.db");
+  WriteFile(snapshot, "base");
+  ASSERT_TRUE(store_->PublishBase(3, snapshot).ok());
+  ASSERT_TRUE(store_->PublishBase(1, snapshot).ok());
+  WriteFile(dir_ + "/tmp-" + SegmentStore::BaseFileName(5), "not a base yet");
+  Result<std::vector<uint64_t>> bases = store_->ListBases();
+  ASSERT_TRUE(bases.ok()) << bases.status().ToString();
+  EXPECT_EQ(*bases, (std::vector<uint64_t>{1, 3}));
+
+  Result<std::vector<SegmentFileEntry>> entries = store_->List();
+  ASSERT_TRUE(entries.ok());
+  ASSERT_TRUE(store_->RemoveSegment(entries->front()).ok());
+  ASSERT_TRUE(store_->RemoveBase(1).ok());
+  Result<std::vector<SegmentFileEntry>> left = store_->List();
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ(left->front().sequence, 2u);
+  EXPECT_EQ(*store_->ListBases(), (std::vector<uint64_t>{3}));
+
+  Status again = store_->RemoveSegment(entries->front());
+  EXPECT_EQ(again.code(), Code::kNotFound);
+  EXPECT_EQ(again.message(), "remove segment 1: " + entries->front().path + ": no such file");
+  EXPECT_EQ(store_->RemoveBase(1).message(),
+            "remove the base snapshot of segment 1: " + dir_ + "/base-00000000000000000001.db: no such file");
+}
+
 TEST_F(SegmentStoreTest, PublishBaseOfAMissingSnapshotFailsAndLeavesNoBase) {
   Status s = store_->PublishBase(4, tmp_.Sub("absent.db"));
   EXPECT_EQ(s.code(), Code::kIOError);
