@@ -71,6 +71,11 @@ bool SegmentShipper::DrainFor(int64_t timeout_ms) {
   }
 }
 
+std::optional<uint64_t> SegmentShipper::AcknowledgedSequence() const {
+  std::lock_guard lock(mu_);
+  return acknowledged_sequence_;
+}
+
 ShipperStats SegmentShipper::Stats() const {
   std::lock_guard lock(stats_mu_);
   return stats_;
@@ -90,6 +95,7 @@ void SegmentShipper::NoteStandbyPosition(const StandbyPosition& p) {
   {
     std::lock_guard lock(mu_);
     standby_txid_ = p.txid;
+    acknowledged_sequence_ = p.sequence;
   }
   shipped_cv_.notify_all();
 }
@@ -152,7 +158,7 @@ void SegmentShipper::Run() {
 
 Result<size_t> SegmentShipper::NewestChainStart(const std::vector<SegmentFileEntry>& entries) const {
   for (size_t i = entries.size(); i-- > 0;) {
-    auto bytes = store_.ReadBytes(entries[i]);
+    auto bytes = store_.ReadHeaderBytes(entries[i]);
     if (!bytes.ok()) return bytes.status();
     auto h = DecodeSegmentHeader(*bytes);
     if (!h.ok()) return h.status().Wrap("segment " + std::to_string(entries[i].sequence));
@@ -224,25 +230,35 @@ void SegmentShipper::CaughtUp() {
 }
 
 Result<size_t> SegmentShipper::StartOver(const std::vector<SegmentFileEntry>& entries, uint64_t next) {
+  // No chain start at all is possible: segment retention removes old ones.
   auto start = NewestChainStart(entries);
-  if (!start.ok()) return start.status().Wrap("ship segments");
-  const uint64_t chain_start = entries[*start].sequence;
+  if (!start.ok() && start.status().code() != Code::kNotFound) return start.status().Wrap("ship segments");
+  const std::optional<size_t> chain = start.ok() ? std::optional<size_t>(*start) : std::nullopt;
+  const uint64_t chain_start = chain ? entries[*chain].sequence : 0;
   // A standby with a database whose next segment this store lacks (and no
   // newer chain start follows it) cannot replay: only a snapshot helps.
-  const bool replay_possible = next == 0 || chain_start >= next;
+  const bool replay_possible = chain && (next == 0 || chain_start >= next);
   const auto cannot_replay = [&] {
+    if (next == 0) {
+      return Status::NotFound("the standby " + link_.Describe() +
+                              " is empty and this primary's store holds no chain start to begin it on (segment "
+                              "retention removed the older segments): it needs a snapshot");
+    }
     return Status::NotFound("the standby " + link_.Describe() + " needs segment " + std::to_string(next) +
                             ", which this primary's store does not hold (and no newer base follows it)");
   };
-  const bool snapshots = options_.snapshot_after_bytes >= 0 && options_.request_snapshot;
-  if (!snapshots) return replay_possible ? Result<size_t>(*start) : Result<size_t>(cannot_replay());
-  if (snapshot_requested_ms_ != 0 && chain_start > snapshot_after_sequence_) {
+  // Past snapshot_after_bytes a snapshot is the cheaper way; with no replay
+  // possible it is the only one, whatever snapshot_after_bytes says.
+  const bool snapshots =
+      options_.request_snapshot && (options_.snapshot_after_bytes >= 0 || !replay_possible);
+  if (!snapshots) return replay_possible ? Result<size_t>(*chain) : Result<size_t>(cannot_replay());
+  if (snapshot_requested_ms_ != 0 && chain && chain_start > snapshot_after_sequence_) {
     snapshot_requested_ms_ = 0;  // the snapshot and a segment after it are here
-    return start;
+    return *chain;
   }
   int64_t chain_bytes = 0;
-  for (size_t i = *start; i < entries.size(); ++i) chain_bytes += entries[i].bytes;
-  if (replay_possible && chain_bytes <= options_.snapshot_after_bytes) return start;
+  for (size_t i = chain.value_or(entries.size()); i < entries.size(); ++i) chain_bytes += entries[i].bytes;
+  if (replay_possible && chain_bytes <= options_.snapshot_after_bytes) return *chain;
   const int64_t now = clock_.NowUnixMillis();
   if (snapshot_requested_ms_ == 0) {
     LogInfo("the standby starts over: asking for a snapshot rather than a replay",
@@ -262,7 +278,7 @@ Result<size_t> SegmentShipper::StartOver(const std::vector<SegmentFileEntry>& en
   if (!replay_possible) return cannot_replay();
   LogWarn("no segment followed the snapshot in time (no writes?): the standby replays the chain instead",
           {{"standby", link_.Describe()}, {"chain_bytes", chain_bytes}});
-  return start;
+  return *chain;
 }
 
 Status SegmentShipper::PushFrom(const std::vector<SegmentFileEntry>& entries, size_t from) {

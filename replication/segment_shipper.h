@@ -7,7 +7,11 @@
 // segments after that one from the store: a standby that was down catches
 // up from the store. An empty standby, or one whose next segment the store
 // lacks, gets the newest chain start (its base snapshot first, when it has
-// one) and the segments after it. A push refused as out of order makes the
+// one) and the segments after it. When no such chain start is left (segment
+// retention removed it), it gets a snapshot: the shipper asks the primary for
+// a new base whenever request_snapshot is set, even with
+// snapshot_after_bytes = -1, as that is the only way left; without it, the
+// outcome is a kNotFound naming the segment the standby needs. A push refused as out of order makes the
 // shipper ask again; any other failure waits (retry_initial_ms, doubling up
 // to retry_max_ms) and tries again, and is counted and shown in the stats.
 //
@@ -106,6 +110,11 @@ class SegmentShipper {
   Status WaitShipped(int64_t txid, int64_t timeout_ms);
   // True while no push is under way (the standby has all the store had).
   bool Idle() const { return idle_.load(); }
+  // The segment the standby applied, as the last answer to a push of this
+  // primary's own segment said (any thread); nullopt until one answered.
+  // Segment retention keeps every segment after it. A position the standby
+  // merely reports is not counted: it may belong to another primary's history.
+  std::optional<uint64_t> AcknowledgedSequence() const;
 
   // One round (for tests and the thread): bring the standby up to the
   // store's newest segment. Ok when it has everything.
@@ -141,10 +150,11 @@ class SegmentShipper {
   int64_t snapshot_requested_ms_ = 0;        // shipper thread only; 0: none awaited
   uint64_t snapshot_after_sequence_ = 0;     // the chain start the snapshot must come after
 
-  std::mutex mu_;  // guards notified_, stopping_ and standby_txid_
+  mutable std::mutex mu_;  // guards notified_, stopping_, standby_txid_ and acknowledged_sequence_
   std::condition_variable cv_;
   std::condition_variable shipped_cv_;  // signalled when standby_txid_ moves
   int64_t standby_txid_ = -1;           // the standby's applied txid, as last answered
+  std::optional<uint64_t> acknowledged_sequence_;  // its applied segment, as last answered
   std::atomic<bool> idle_{false};
   bool notified_ = false;
   bool stopping_ = false;

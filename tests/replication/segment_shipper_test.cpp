@@ -90,6 +90,26 @@ class SegmentShipperTest : public WalCaptureFixture {
     EXPECT_TRUE(*a == *b) << "standby " << b->size() << " bytes, primary " << a->size() << " bytes";
   }
 
+  // A shipper with `options` asks for a snapshot; once it is taken and a
+  // segment follows it, the standby gets them and equals the primary, and
+  // the push answers are what the shipper counts as acknowledged.
+  void ExpectSnapshotRequestedThenShipped(ShipperOptions options) {
+    bool requested = false;
+    options.request_snapshot = [&] { requested = true; };
+    SegmentShipper shipper(*store_, *link_, options, clock_, shipper_metrics_);
+    EXPECT_EQ(shipper.ShipPending().reason(), "snapshot_pending");
+    EXPECT_TRUE(requested);
+    Status snap = capture_->TakeSnapshot(db_, "standby bootstrap");
+    ASSERT_TRUE(snap.ok()) << snap.ToString();
+    WriteAndCheckpoint("d");
+    Status shipped = shipper.ShipPending();
+    ASSERT_TRUE(shipped.ok()) << shipped.ToString();
+    EXPECT_EQ(replica_->State().sequence, NewestSequence());
+    EXPECT_EQ(shipper.AcknowledgedSequence(), NewestSequence());
+    ASSERT_EQ(Checkpoint(), SQLITE_OK);
+    ExpectStandbyEqualsPrimary();
+  }
+
   MetricsRegistry standby_metrics_;
   MetricsRegistry shipper_metrics_;
   std::unique_ptr<StandbyReplica> replica_;
@@ -220,21 +240,35 @@ TEST_F(SegmentShipperTest, AStandbyWhoseNextSegmentIsGoneGetsASnapshot) {
                                  ", which this primary's store does not hold (and no newer base follows it)");
 
   // With snapshots (whatever the replay would cost): a snapshot, then on.
-  bool requested = false;
   ShipperOptions options;
   options.snapshot_after_bytes = 1ll << 40;  // a replay would be cheap, but there is none
-  options.request_snapshot = [&] { requested = true; };
-  SegmentShipper snapshotting(*store_, *link_, options, clock_, shipper_metrics_);
-  EXPECT_EQ(snapshotting.ShipPending().reason(), "snapshot_pending");
-  EXPECT_TRUE(requested);
-  Status snap = capture_->TakeSnapshot(db_, "standby bootstrap");
-  ASSERT_TRUE(snap.ok()) << snap.ToString();
-  WriteAndCheckpoint("d");
-  Status shipped = snapshotting.ShipPending();
-  ASSERT_TRUE(shipped.ok()) << shipped.ToString();
-  EXPECT_EQ(replica_->State().sequence, NewestSequence());
-  ASSERT_EQ(Checkpoint(), SQLITE_OK);
-  ExpectStandbyEqualsPrimary();
+  ExpectSnapshotRequestedThenShipped(options);
+}
+
+// Segment retention removed the chain start: an empty standby cannot replay.
+TEST_F(SegmentShipperTest, AnEmptyStandbyOfAPrunedStoreGetsASnapshotEvenWithSnapshotsOff) {
+  StartNewDatabase();
+  WriteAndCheckpoint("a");
+  WriteAndCheckpoint("b");
+  WriteAndCheckpoint("c");
+  auto entries = store_->List();
+  ASSERT_TRUE(entries.ok());
+  ASSERT_GE(entries->size(), 3u);
+  for (size_t i = 0; i + 1 < entries->size(); ++i) ASSERT_TRUE(store_->RemoveSegment((*entries)[i]).ok());
+
+  // Nothing to ask a snapshot of: a named error, nothing pushed.
+  SegmentShipper plain(*store_, *link_, ShipperOptions{}, clock_, shipper_metrics_);
+  Status stuck = plain.ShipPending();
+  EXPECT_EQ(stuck.code(), Code::kNotFound) << stuck.ToString();
+  EXPECT_EQ(stuck.message(), "the standby in-process standby is empty and this primary's store holds no chain start "
+                             "to begin it on (segment retention removed the older segments): it needs a snapshot");
+  EXPECT_TRUE(link_->pushed_.empty());
+  EXPECT_EQ(plain.AcknowledgedSequence(), std::nullopt);
+
+  // snapshot_after_bytes = -1 ("always replay"), but there is no replay.
+  ShipperOptions options;
+  options.snapshot_after_bytes = -1;
+  ExpectSnapshotRequestedThenShipped(options);
 }
 
 TEST_F(SegmentShipperTest, FailuresAreRetriedWithBackoffUntilTheStandbyAnswers) {
