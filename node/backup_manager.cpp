@@ -4,6 +4,7 @@
 
 #include "base/log.h"
 #include "node/identity.h"
+#include "replication/segment_retention.h"
 
 namespace walship {
 
@@ -51,6 +52,12 @@ BackupManager::BackupManager(const Config& config, Store& store, Clock& clock, M
       backups_failed_(metrics.GetCounter("walship_backups_total", "Backups finished, by result",
                                          {{"result", "failed"}})),
       backups_pruned_(metrics.GetCounter("walship_backups_pruned_total", "Backups removed by retention")),
+      segments_pruned_(metrics.GetCounter("walship_segments_pruned_total",
+                                          "Segment files and base snapshots removed by segment retention",
+                                          {{"kind", "segment"}})),
+      bases_pruned_(metrics.GetCounter("walship_segments_pruned_total",
+                                       "Segment files and base snapshots removed by segment retention",
+                                       {{"kind", "base"}})),
       backup_seconds_(metrics.GetHistogram("walship_backup_seconds", "Time to take and verify a backup",
                                            {1, 5, 15, 60, 300, 900, 3600})),
       last_verified_unix_(metrics.GetGauge("walship_backup_last_verified_timestamp_seconds",
@@ -69,6 +76,10 @@ BackupManager::BackupManager(const Config& config, Store& store, Clock& clock, M
 }
 
 BackupManager::~BackupManager() = default;
+
+void BackupManager::SetStandbyAcknowledged(std::function<std::optional<uint64_t>()> acknowledged) {
+  standby_acknowledged_ = std::move(acknowledged);
+}
 
 void BackupManager::Attach(EventLoop& loop) {
   const auto next = schedule_ ? schedule_->NextAfter(clock_.NowUnixMillis()) : std::nullopt;
@@ -151,7 +162,10 @@ void BackupManager::RunJob(Job& job) {
     return snap;
   };
   auto result = TakeBackup(backups_, job.id, pin, options, clock_, job.progress);
-  if (result.ok()) ApplyRetention();
+  if (result.ok()) {
+    ApplyRetention();
+    ApplySegmentRetention();
+  }
   // Corruption met while pinning or copying is the live database's (SQLITE_CORRUPT
   // from its pages, or a copy whose checksum is not the node's); later it is the backup's own.
   const BackupPhase phase = job.progress.phase.load();
@@ -209,6 +223,71 @@ void BackupManager::ApplyRetention() {
     }
     backups_pruned_.Add();
     LogInfo("backup pruned by retention", {{"id", id}, {"kept", static_cast<int64_t>(plan.keep.size())}});
+  }
+}
+
+void BackupManager::ApplySegmentRetention() {
+  // A standby's store (the replica's) and a node without capture have no
+  // segment store here: nothing to prune.
+  const SegmentStore* live = store_.segment_store();
+  if (!config_.segments_retention || live == nullptr) return;
+  // An online restore plans from the listing and reads the files after:
+  // leave them be until it ends (the next backup prunes).
+  if (auto restore = store_.RestoreProgress(); restore && restore->state == "running") {
+    LogInfo("segment retention skipped: an online restore is running", {{"restore", restore->id}});
+    return;
+  }
+  const auto skipped = [](const Status& s) {
+    LogError("segment retention skipped", {{"error", s.ToString()}});
+  };
+  // Removal needs a writable handle; the store is only a folder's name.
+  auto store = SegmentStore::Open(live->dir());
+  if (!store.ok()) return skipped(store.status());
+  auto listed = backups_.List();
+  if (!listed.ok()) return skipped(listed.status().Wrap("list backups"));
+  SegmentRetentionInput input;
+  // Every verified backup still there after backup retention (a removal
+  // that failed leaves its backup counted).
+  for (const auto& b : *listed) {
+    if (b.state != BackupState::kVerified || !b.manifest) continue;
+    const BackupManifest& m = *b.manifest;
+    input.backups.push_back({b.id, m.segment_sequence, m.txid, m.chain_checksum});
+  }
+  auto segments = (*store)->List();
+  if (!segments.ok()) return skipped(segments.status());
+  input.segments = std::move(segments).value();
+  auto bases = (*store)->ListBases();
+  if (!bases.ok()) return skipped(bases.status());
+  input.bases = std::move(bases).value();
+  input.standby.configured = !config_.standby() && !config_.standby_url.empty();
+  if (input.standby.configured && standby_acknowledged_) input.standby.acknowledged = standby_acknowledged_();
+
+  const SegmentRetentionPlan plan = PlanSegmentRetention(input);
+  if (plan.remove_segments.empty() && plan.remove_bases.empty()) {
+    LogInfo("segment retention: nothing to remove", {{"why", plan.why}, {"first_kept", plan.floor}});
+    return;
+  }
+  // Oldest first, then the bases (see segment_retention.h): a stop part way
+  // leaves a suffix of the chain, never a chain start without its base.
+  for (const SegmentFileEntry& e : plan.remove_segments) {
+    if (Status s = (*store)->RemoveSegment(e); !s.ok()) {
+      LogError("segment retention: could not remove a segment; stopping", {{"error", s.ToString()}});
+      return;
+    }
+    segments_pruned_.Add();
+    LogInfo("segment removed by retention", {{"sequence", e.sequence},
+                                            {"txids", std::to_string(e.first_txid) + "-" + std::to_string(e.last_txid)},
+                                            {"bytes", e.bytes},
+                                            {"first_kept", plan.floor},
+                                            {"why", plan.why}});
+  }
+  for (uint64_t base : plan.remove_bases) {
+    if (Status s = (*store)->RemoveBase(base); !s.ok()) {
+      LogError("segment retention: could not remove a base snapshot; stopping", {{"error", s.ToString()}});
+      return;
+    }
+    bases_pruned_.Add();
+    LogInfo("base snapshot removed by retention", {{"sequence", base}, {"first_kept", plan.floor}});
   }
 }
 

@@ -1,6 +1,9 @@
 // The node's backups: taken when asked (POST /v1/admin/backups, `walship
 // backup`) or on backup.schedule, one at a time, on the libuv work pool;
 // kept by backup.keep_* (retention); listed with their state and progress.
+// After each verified backup and its retention, segment retention
+// (segments.retention, replication/segment_retention.h) removes the segments
+// no kept backup and no standby needs, on a primary that captures segments.
 //
 // Thread contract: Request/List/Get/Status from any thread (HTTP handlers);
 // the job's state is guarded by mu_. The schedule tick runs on the loop
@@ -8,6 +11,7 @@
 // and its result is recorded by the after-work callback on the loop thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -61,6 +65,11 @@ class BackupManager {
                                                      MetricsRegistry& metrics);
   ~BackupManager();
 
+  // Before Attach (no job runs yet): on a primary with a standby, what the
+  // standby acknowledged (SegmentShipper::AcknowledgedSequence). Without it,
+  // a configured standby counts as never acknowledged: segment retention
+  // removes nothing.
+  void SetStandbyAcknowledged(std::function<std::optional<uint64_t>()> acknowledged);
   // Loop thread, before Run: the schedule tick, and where jobs are queued.
   void Attach(EventLoop& loop);
   // Any thread: starts a backup, or returns the one running (joined = true).
@@ -81,6 +90,7 @@ class BackupManager {
   void RunJob(Job& job);        // pool thread
   void OnJobDone(std::shared_ptr<Job> job);  // loop thread
   void ApplyRetention();        // pool thread, after a verified backup
+  void ApplySegmentRetention();  // pool thread, after ApplyRetention
   BackupRecord ViewOf(const Job& job) const;
   static BackupRecord ViewOf(const BackupListing& listing);
 
@@ -96,10 +106,13 @@ class BackupManager {
   int64_t next_run_ms_ = 0;
   std::shared_ptr<Job> running_;
   bool shutting_down_ = false;
+  std::function<std::optional<uint64_t>()> standby_acknowledged_;  // set before Attach
 
   Counter& backups_verified_;
   Counter& backups_failed_;
   Counter& backups_pruned_;
+  Counter& segments_pruned_;
+  Counter& bases_pruned_;
   Histogram& backup_seconds_;
   Gauge& last_verified_unix_;
   Gauge& pages_copied_;

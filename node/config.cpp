@@ -124,6 +124,7 @@ std::map<std::string, Setter> SettingsFor(Config* c) {
        })},
       {"segments.zstd_level", IntSetting(&c->segments_zstd_level, 1, 19)},
       {"segments.capture", BoolSetting(&c->segments_capture)},
+      {"segments.retention", BoolSetting(&c->segments_retention)},
       {"segments.collect_interval_ms", IntSetting(&c->segments_collect_interval_ms, 0, kMaxMs)},
       {"replication.role", StringSetting([c](const std::string& v) { return ApplyRole(c, v); })},
       {"replication.standby", PeerUrlSetting(&c->standby_url)},

@@ -49,6 +49,9 @@ struct Config {
   // Off only to measure what capture costs (make bench): with it off,
   // nothing SQLite checkpoints away is kept anywhere.
   bool segments_capture = true;
+  // After each verified backup, remove the segments (and base snapshots) no
+  // kept backup and no standby needs (replication/segment_retention.h).
+  bool segments_retention = true;
 
   // [replication]
   std::string role = "primary";        // "primary" or "standby"

@@ -127,6 +127,9 @@ int RunServe(const std::optional<std::string>& config_path, const ConfigOverride
     LogError("backups are off: the backup folder cannot be used", {{"error", backups.status().ToString()}});
   }
   BackupManager* backup_manager = backups.ok() ? backups->get() : nullptr;
+  if (backup_manager && shipper) {  // segment retention keeps what the standby has not acknowledged
+    backup_manager->SetStandbyAcknowledged([s = shipper.get()] { return s->AcknowledgedSequence(); });
+  }
   http::RouteContext route_context{*config, **store, metrics, clock, clock.NowUnixMillis()};
   route_context.shipper = shipper.get();
   route_context.backups = backup_manager;

@@ -107,17 +107,22 @@ TEST(ConfigTest, SegmentsSection) {
   EXPECT_EQ(d->SegmentsPath(), "data/segments");
   EXPECT_EQ(d->segments_zstd_level, 3);
   EXPECT_TRUE(d->segments_capture);
+  EXPECT_TRUE(d->segments_retention);
   EXPECT_EQ(d->segments_collect_interval_ms, 100);
   auto c = ParseConfig(
-      "[segments]\ndir = \"/mnt/other/segments\"\nzstd_level = 19\ncapture = false\ncollect_interval_ms = 0\n",
+      "[segments]\ndir = \"/mnt/other/segments\"\nzstd_level = 19\ncapture = false\ncollect_interval_ms = 0\n"
+      "retention = false\n",
       kOrigin);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->SegmentsPath(), "/mnt/other/segments");
   EXPECT_EQ(c->segments_zstd_level, 19);
   EXPECT_FALSE(c->segments_capture);
+  EXPECT_FALSE(c->segments_retention);
   EXPECT_EQ(c->segments_collect_interval_ms, 0);
   EXPECT_EQ(ParseError("[segments]\nzstd_level = 0\n").message(),
             "config t.toml: segments.zstd_level: must be between 1 and 19, got 0");
+  EXPECT_EQ(ParseError("[segments]\nretention = \"yes\"\n").message(),
+            "config t.toml: segments.retention: expected true or false");
 }
 
 TEST(ConfigTest, LimitsSection) {
