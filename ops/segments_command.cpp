@@ -238,6 +238,12 @@ int Verify(const Tool& t) {
   const SegmentHeader& last = headers.back().header;
   t.out << "verified " << headers.size() << " segments, sequences " << first.sequence << ".." << last.sequence
         << ", txids " << first.first_txid << ".." << last.last_txid << "\n";
+  if (!first.chain_start()) {
+    // Segment retention removed what came before: the link cannot be checked.
+    t.out << "note: segment " << first.sequence << " is the oldest kept and does not start a chain (segment "
+          << "retention removed the segments before it): its previous sha256 " << HexOf(first.previous_sha256)
+          << " cannot be checked\n";
+  }
   return 0;
 }
 

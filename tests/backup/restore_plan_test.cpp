@@ -156,6 +156,20 @@ TEST_F(RestorePlanTest, AChainStartOnABaseTheStoreLacksCannotBeRestoredOnto) {
             "store does not have, and no verified backup of timeline 1 is in that chain");
 }
 
+TEST_F(RestorePlanTest, APrunedStoreWithoutItsBackupHasNothingToRestoreOnto) {
+  // Segment retention removed segments 1-2 (the chain start) for a backup
+  // at segment 3 that is not given here: the plan names what is missing.
+  auto entries = store_->List();
+  ASSERT_TRUE(entries.ok());
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(store_->RemoveSegment((*entries)[i]).ok());
+  auto plan = Plan(RestoreTarget{});
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), Code::kNotFound);
+  EXPECT_EQ(plan.status().message(),
+            "plan restore to latest: nothing to restore onto: no chain-start segment at or before the target's "
+            "segment decodes, and no verified backup of timeline 1 is in that chain");
+}
+
 TEST_F(RestorePlanTest, ATimeThatAnUnreadableSegmentMayHoldIsRefused) {
   auto entries = store_->List();
   ASSERT_TRUE(entries.ok());

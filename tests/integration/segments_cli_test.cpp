@@ -157,6 +157,35 @@ TEST_F(SegmentsCliTest, ADeletedSegmentIsAGap) {
   ExpectVerifyFails(dir, FaultPrefix(4) + "segment 3 is missing (between 2 and 4)");
 }
 
+// What segment retention leaves: the oldest kept segment is no chain start.
+TEST_F(SegmentsCliTest, APrunedStoreVerifiesAndSaysTheFirstLinkIsUnchecked) {
+  const std::string dir = FreshCopy();
+  auto store = SegmentStore::Open(dir + "/segments");
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto entries = (*store)->List();
+  ASSERT_TRUE(entries.ok()) << entries.status().ToString();
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE((*store)->RemoveSegment((*entries)[i]).ok());
+  EXPECT_EQ((*store)->RemoveSegment((*entries)[0]).code(), Code::kNotFound);
+  std::string out;
+  EXPECT_EQ(Run({"segments", "verify", "--data", dir}, &out), 0) << out;
+  EXPECT_TRUE(HasLine(out, "verified 2 segments, sequences 3..4, txids 5..8")) << out;
+  EXPECT_TRUE(HasLine(out, "note: segment 3 is the oldest kept and does not start a chain (segment retention "
+                           "removed the segments before it): its previous sha256 " +
+                               HexOf(segments_[2].header.header.previous_sha256) + " cannot be checked"))
+      << out;
+}
+
+TEST_F(SegmentsCliTest, APrunedStoreWithAGapStillFails) {
+  const std::string dir = FreshCopy();
+  Segment fifth = NextSampleSegment(segments_.back().header);
+  auto store = SegmentStore::Open(dir + "/segments");
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ASSERT_TRUE((*store)->Publish(EncodeOrDie(fifth)).ok());
+  std::filesystem::remove(SegmentPath(dir, 1));  // pruned
+  std::filesystem::remove(SegmentPath(dir, 3));  // lost in the middle
+  ExpectVerifyFails(dir, FaultPrefix(4) + "segment 3 is missing (between 2 and 4)");
+}
+
 TEST_F(SegmentsCliTest, TwoSwappedSegments) {
   const std::string dir = FreshCopy();
   const std::string two = SegmentPath(dir, 2);
