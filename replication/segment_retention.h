@@ -30,8 +30,8 @@
 //    floor (its chain is still needed) stays, and so does a base above the
 //    newest segment (a new chain no segment follows yet: the capture resumes
 //    on it). Segments are removed oldest first, then the bases, so a crash
-//    part way leaves a store whose oldest segment is still a suffix of the
-//    chain, never a chain-start segment without its base.
+//    part way leaves an unbroken suffix of the chain, never a chain-start
+//    segment without its base (the next run removes a base left behind).
 //
 // New chains and timelines change nothing above: sequences only go up across
 // bases and timelines, and a restore to a target after the floor starts from
