@@ -1,5 +1,7 @@
 #include "node/writer.h"
 
+#include <chrono>
+
 #include "base/fs.h"
 #include "base/log.h"
 #include "node/fts_sync.h"
@@ -140,10 +142,16 @@ void Writer::Run() {
     bool last = false;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] {
+      auto has_work = [&] {
         return !queue_.empty() || !tasks_.empty() || stopping_ || checkpoint_requested_ || snapshot_requested_ ||
                collect_requested_;
-      });
+      };
+      if (checkpoint_deferred_since_ns_ != 0) {
+        // A put-off checkpoint is looked at again soon even with no writes.
+        cv_.wait_for(lock, std::chrono::milliseconds(kDeferredCheckpointPollMs), has_work);
+      } else {
+        cv_.wait(lock, has_work);
+      }
       size_t n = std::min(queue_.size(), static_cast<size_t>(config_.max_group_requests));
       group.reserve(n);
       for (size_t i = 0; i < n; ++i) {
@@ -171,7 +179,9 @@ void Writer::Run() {
     if (writable && last) {
       Checkpoint("shutdown");
     } else if (writable && (checkpoint || WalBytes() >= wal_bytes_after_incomplete_ + config_.checkpoint_wal_bytes)) {
-      Checkpoint(checkpoint ? "timer" : "wal_size");
+      CheckpointWhenReady(checkpoint ? "timer" : "wal_size");
+    } else if (writable && checkpoint_deferred_since_ns_ != 0) {
+      CheckpointWhenReady(deferred_reason_);
     }
     if (last) break;
   }
@@ -283,6 +293,22 @@ void Writer::Snapshot() {
   // As for a checkpoint: only "try again later" lets writes go on.
   if (s.code() != Code::kUnavailable) SetSticky(s);
   LogError("snapshot failed", {{"error", s.ToString()}});
+}
+
+void Writer::CheckpointWhenReady(std::string_view reason) {
+  const int64_t now = clock_.MonotonicNanos();
+  const bool overdue = checkpoint_deferred_since_ns_ != 0 &&
+                       now - checkpoint_deferred_since_ns_ >= kMaxCheckpointDeferMs * 1'000'000;
+  if (hook_ != nullptr && !overdue && !hook_->PrepareCheckpoint()) {
+    if (checkpoint_deferred_since_ns_ == 0) {
+      checkpoint_deferred_since_ns_ = now;
+      deferred_reason_ = reason;
+    }
+    return;
+  }
+  const std::string why = checkpoint_deferred_since_ns_ != 0 ? deferred_reason_ : std::string(reason);
+  checkpoint_deferred_since_ns_ = 0;
+  Checkpoint(why);
 }
 
 void Writer::Checkpoint(std::string_view reason) {

@@ -94,6 +94,9 @@ class Writer {
   void Run();
   void CommitGroup(std::vector<WriteRequest>& group);
   void Checkpoint(std::string_view reason);
+  // A checkpoint that may wait for the hook (see PrepareCheckpoint), at most
+  // kMaxCheckpointDeferMs: runs it now or puts it off to a later gap.
+  void CheckpointWhenReady(std::string_view reason);
   void Snapshot();
   void RunTasks(std::vector<BetweenGroupsTask>& tasks);
   void FailGroup(std::vector<WriteRequest>& group, const Status& status);
@@ -125,6 +128,12 @@ class Writer {
   // trigger waits for another checkpoint.wal_bytes of growth beyond it rather
   // than retrying after every group.
   int64_t wal_bytes_after_incomplete_ = 0;
+  // A checkpoint the hook asked to put off (CheckpointHook::PrepareCheckpoint)
+  // since this monotonic time, and why it was due; 0: none (writer thread only).
+  static constexpr int64_t kMaxCheckpointDeferMs = 200;
+  static constexpr int kDeferredCheckpointPollMs = 5;
+  int64_t checkpoint_deferred_since_ns_ = 0;
+  std::string deferred_reason_;
   std::thread thread_;
 
   Histogram& group_size_;

@@ -33,6 +33,13 @@ class CheckpointHook {
   // Just before each checkpoint. An error skips the checkpoint (the WAL
   // keeps every frame); any error but kUnavailable also stops writes.
   virtual Status BeforeCheckpoint(sqlite3* writer, std::string_view reason) = 0;
+  // Before a checkpoint that may wait a moment (the timer's, the WAL size
+  // trigger's; not the shutdown's): hands what is committed to the sealer
+  // without waiting for it. True when the checkpoint may go ahead now (no
+  // seal in flight); false asks the writer to commit more groups and ask
+  // again, so that BeforeCheckpoint then waits only for the commits made in
+  // between instead of a whole collect interval's. The default: go ahead.
+  virtual bool PrepareCheckpoint() { return true; }
   // When asked between groups (synchronous replication: the standby has
   // everything shipped): hand what is committed to the sealer now.
   virtual void CollectNow() {}

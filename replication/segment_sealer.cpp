@@ -30,6 +30,11 @@ Status SegmentSealer::WaitSealed() {
   return failure_;
 }
 
+bool SegmentSealer::Idle() {
+  std::lock_guard lock(mu_);
+  return (queue_.empty() && !busy_) || !failure_.ok();
+}
+
 void SegmentSealer::Stop() {
   {
     std::lock_guard lock(mu_);

@@ -43,6 +43,8 @@ class SegmentSealer {
   Status Submit(Segment segment);
   // Waits until every submitted segment is durable; the sticky failure if not.
   Status WaitSealed();
+  // True when no submitted segment is still being sealed (or it failed).
+  bool Idle();
   // Seals what is queued, then joins the thread. Idempotent.
   void Stop();
 

@@ -444,6 +444,19 @@ Status WalCapture::Collect() {
   return s;
 }
 
+bool WalCapture::PrepareCheckpoint() {
+  if (!sealer_->Idle()) return false;  // the last hand-over is still being sealed
+  if (collect_blocked_ || pending_.empty()) return true;
+  // Not idle after this (unless nothing new reached the WAL): the writer
+  // comes back once the sealer is done, with only a few commits left.
+  last_collect_ns_ = clock_.MonotonicNanos();
+  if (Status s = Collect(); !s.ok()) {
+    collect_blocked_ = true;  // BeforeCheckpoint deals with it, now
+    return true;
+  }
+  return sealer_->Idle();
+}
+
 Status WalCapture::BeforeCheckpoint(sqlite3* /*writer*/, std::string_view reason) {
   const std::string context = "capture WAL before checkpoint (" + std::string(reason) + ")";
   collect_blocked_ = false;

@@ -90,6 +90,7 @@ class WalCapture final : public CheckpointHook {
   ~WalCapture() override;
 
   void AfterCommit(int64_t txid, int64_t commit_unix_ms) override;
+  bool PrepareCheckpoint() override;
   Status BeforeCheckpoint(sqlite3* writer, std::string_view reason) override;
   // Seals what is committed, then starts a new base: the chain goes on with
   // no txid missing, from a base that a standby can start on.

@@ -261,6 +261,15 @@ class RecordingHook : public CheckpointHook {
     std::lock_guard lock(mu_);
     fail_ = std::move(s);
   }
+  // Says "not yet" the next `n` times the writer asks.
+  void set_not_ready(int n) { not_ready_ = n; }
+  int prepares() const { return prepares_.load(); }
+  bool PrepareCheckpoint() override {
+    ++prepares_;
+    if (not_ready_.load() <= 0) return true;
+    --not_ready_;
+    return false;
+  }
   Status TakeSnapshot(sqlite3*, std::string_view why) override {
     std::lock_guard lock(mu_);
     reasons_.push_back("snapshot: " + std::string(why));
@@ -277,6 +286,8 @@ class RecordingHook : public CheckpointHook {
   std::vector<std::string> reasons_;
   std::vector<int64_t> txids_;
   Status fail_;
+  std::atomic<int> not_ready_{0};
+  std::atomic<int> prepares_{0};
 };
 
 class WriterTest : public ::testing::Test {
@@ -324,6 +335,39 @@ TEST_F(WriterTest, RequestedCheckpointCallsTheHookThenTruncatesTheWal) {
   EXPECT_EQ(hook_.reasons(), (std::vector<std::string>{"timer"}));
   EXPECT_EQ(writer_->WalBytes(), 0);
   EXPECT_EQ(writer_->LastCheckpointUnixMillis(), clock_.NowUnixMillis());
+}
+
+// The hook's sealer is busy: the checkpoint waits (writes go on) and runs
+// once the hook says so, through BeforeCheckpoint as always.
+TEST_F(WriterTest, ACheckpointTheHookPutsOffRunsWhenTheHookIsReady) {
+  hook_.set_not_ready(3);
+  StartWriter(&hook_);
+  ASSERT_TRUE(Write({PutOp("a", "x")}).status.ok());
+  writer_->RequestCheckpoint();
+  ASSERT_TRUE(Write({PutOp("b", "y")}).status.ok());
+  ASSERT_TRUE(WaitFor([&] { return Checkpoints("complete") == 1; }));
+  EXPECT_GE(hook_.prepares(), 4);
+  EXPECT_EQ(hook_.reasons(), (std::vector<std::string>{"timer"}));
+  EXPECT_EQ(writer_->WalBytes(), 0);
+}
+
+// A hook that never gets ready does not hold the checkpoint back for more
+// than kMaxCheckpointDeferMs (200 ms).
+TEST_F(WriterTest, ACheckpointIsPutOffAtMost200Ms) {
+  hook_.set_not_ready(1'000'000);
+  StartWriter(&hook_);
+  ASSERT_TRUE(Write({PutOp("a", "x")}).status.ok());
+  writer_->RequestCheckpoint();
+  ASSERT_TRUE(WaitFor([&] { return hook_.prepares() >= 3; }));
+  EXPECT_EQ(Checkpoints("complete"), 0u);
+  EXPECT_TRUE(hook_.reasons().empty());
+  clock_.AdvanceMillis(199);
+  const int asked = hook_.prepares();
+  ASSERT_TRUE(WaitFor([&] { return hook_.prepares() >= asked + 2; }));
+  EXPECT_EQ(Checkpoints("complete"), 0u);
+  clock_.AdvanceMillis(1);
+  ASSERT_TRUE(WaitFor([&] { return Checkpoints("complete") == 1; }));
+  EXPECT_EQ(hook_.reasons(), (std::vector<std::string>{"timer"}));
 }
 
 TEST_F(WriterTest, HookHearsEveryCommittedTxidInOrder) {

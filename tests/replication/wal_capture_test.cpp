@@ -69,6 +69,32 @@ TEST_F(WalCaptureTest, NothingCommittedSealsNothing) {
   ExpectReplayEqualsLive(/*from_base=*/false);
 }
 
+// PrepareCheckpoint hands the commits to the sealer and says "not yet"
+// until they are durable; BeforeCheckpoint then seals only what came after.
+TEST_F(WalCaptureTest, PrepareCheckpointSealsFirstSoTheCheckpointWaitsOnlyForLaterCommits) {
+  StartNewDatabase();
+  const size_t before = Headers().size();
+  PutRows("a", 50);
+  PutRows("b", 50);
+  bool ready = capture_->PrepareCheckpoint();
+  for (int i = 0; i < 2000 && !ready; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ready = capture_->PrepareCheckpoint();
+  }
+  ASSERT_TRUE(ready);
+  std::vector<DecodedSegmentHeader> h = Headers();
+  ASSERT_EQ(h.size(), before + 1) << "the two commits, sealed before any checkpoint";
+  EXPECT_EQ(h.back().header.commits.size(), 2u);
+  EXPECT_TRUE(capture_->PrepareCheckpoint()) << "nothing new: ready at once";
+  EXPECT_EQ(Headers().size(), before + 1);
+  PutRows("c", 5);
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  h = Headers();
+  ASSERT_EQ(h.size(), before + 2);
+  EXPECT_EQ(h.back().header.commits.size(), 1u) << "only the commit made after the hand-over";
+  ExpectReplayEqualsLive(/*from_base=*/false);
+}
+
 TEST_F(WalCaptureTest, ReaderKeepsTheWalGenerationAndCaptureTakesOnlyNewFrames) {
   StartNewDatabase();
   PutRows("a", 10);
