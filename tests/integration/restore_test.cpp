@@ -362,13 +362,25 @@ TEST_F(RestoreTest, AKillAtAnyMomentLeavesTheOriginalUntouchedOrTheRestoredCompl
   const auto original_wal = ReadWholeFile(data + "/index.db-wal").value();
   int untouched = 0, completed = 0;
   constexpr int kKills = 10;
+  constexpr int kKillsInTheSwap = 4;
   for (int i = 0; i < kKills; ++i) {
     SCOPED_TRACE("kill " + std::to_string(i));
     const std::string copy = tmp_.Sub("kill-" + std::to_string(i));
     CopyTree(data, copy);
     const pid_t pid = SpawnTo({WALSHIP_BINARY, "restore", "--data", copy}, copy + ".out", {env});
-    // Spread over the whole run, the last ones in the swap at its end.
-    std::this_thread::sleep_for(total * (i + 0.5) / (kKills + 0.3));
+    if (i < kKills - kKillsInTheSwap) {
+      // Spread over the build, before the swap.
+      std::this_thread::sleep_for(total * (i + 0.5) / (kKills - kKillsInTheSwap + 1));
+    } else {
+      // In the swap: once its intent is published, 0 to 3 steps (25 ms
+      // each) into it. Timed from the start alone, a faster or slower run
+      // than the timing one missed the swap altogether.
+      const auto deadline = std::chrono::steady_clock::now() + total * 4;
+      while (!fs::exists(copy + "/RESTORE-SWAP.json") && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(25 * (i - (kKills - kKillsInTheSwap))));
+    }
     ::kill(pid, SIGKILL);
     ::waitpid(pid, &status, 0);
     if (!fs::exists(copy + "/RESTORE-SWAP.json") && fs::exists(copy + "/index.db-wal")) {
