@@ -41,7 +41,7 @@ struct Config {
 
   // [segments]
   std::string segments_dir;          // empty: DATA/segments
-  int64_t segments_zstd_level = 3;
+  int64_t segments_zstd_level = 1;  // see ops/walship.example.toml: write p99 over ratio
   // How often the writer hands new frames to the sealer between checkpoints:
   // shorter pauses of the writer, but more (smaller) segments. 0: only at
   // checkpoints (one segment per checkpoint, one longer pause).

@@ -133,7 +133,7 @@ bool RunCaptureBench(const CaptureBenchArgs& a, std::string* error) {
   std::printf("  cp + fsync of the same %.1f MB on the same disk: %.3f s = %.0f MB/s; capture / cp = %.2fx\n",
               wal_bytes / 1e6, cp_s, cp_mb_s, cp_mb_s > 0 ? capture_mb_s / cp_mb_s : 0);
   std::printf("  compression of segment bodies (zstd, %s; English-like 1 KiB archives): %.1f MB -> %.1f MB = %.2fx\n",
-              a.extra_toml.empty() ? "the default level 3" : a.extra_toml.c_str(), body_bytes / 1e6, stored / 1e6,
+              a.extra_toml.empty() ? "the default level 1" : a.extra_toml.c_str(), body_bytes / 1e6, stored / 1e6,
               stored > 0 ? body_bytes / stored : 0);
   return errors == 0;
 }

@@ -105,7 +105,7 @@ TEST(ConfigTest, SegmentsSection) {
   auto d = ParseConfig("", kOrigin);
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_EQ(d->SegmentsPath(), "data/segments");
-  EXPECT_EQ(d->segments_zstd_level, 3);
+  EXPECT_EQ(d->segments_zstd_level, 1);
   EXPECT_TRUE(d->segments_capture);
   EXPECT_TRUE(d->segments_retention);
   EXPECT_EQ(d->segments_collect_interval_ms, 100);
