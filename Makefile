@@ -13,7 +13,7 @@ STANDBY_DATA ?= $(CURDIR)/var/standby
 DEB_PACKAGES := cmake make g++ pkg-config ca-certificates curl sqlite3 \
   libsqlite3-dev libuv1-dev libzstd-dev libssl-dev libcpp-httplib-dev \
   libgtest-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev \
-  libspdlog-dev libxxhash-dev
+  libspdlog-dev libxxhash-dev clang libclang-rt-dev
 BENCH_PACKAGES := wrk
 
 .PHONY: all deps configure build build-node run test test-all soak bench sanitize clean
