@@ -267,6 +267,9 @@ void BackupManager::ApplySegmentRetention() {
     LogInfo("segment retention: nothing to remove", {{"why", plan.why}, {"first_kept", plan.floor}});
     return;
   }
+  // Recorded first: `segments verify` accepts a store whose oldest segment
+  // starts no chain only when retention says it removed the ones before.
+  if (Status s = (*store)->RecordPrunedBelow(plan.floor); !s.ok()) return skipped(s);
   // Oldest first, then the bases (see segment_retention.h): a stop part way
   // leaves a suffix of the chain, never a chain start without its base.
   for (const SegmentFileEntry& e : plan.remove_segments) {

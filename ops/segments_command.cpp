@@ -236,10 +236,27 @@ int Verify(const Tool& t) {
   }
   const SegmentHeader& first = headers.front().header;
   const SegmentHeader& last = headers.back().header;
+  if (!first.chain_start()) {
+    // Only segment retention may have removed what came before (it says so
+    // in PRUNED-BELOW first); otherwise the head of the chain is lost.
+    Result<uint64_t> pruned_below = t.store.PrunedBelow();
+    if (!pruned_below.ok()) {
+      t.Fault(t.entries.front(), pruned_below.status());
+      return kExitDamaged;
+    }
+    if (*pruned_below < first.sequence) {
+      t.Fault(t.entries.front(),
+              Status::Corruption("the oldest segment does not start a chain, and segment retention removed nothing "
+                                 "before it (" + std::string(SegmentStore::kPrunedBelowFile) +
+                                 (*pruned_below == 0 ? std::string(" is absent")
+                                                     : " says " + std::to_string(*pruned_below)) +
+                                 "): the segments before " + std::to_string(first.sequence) + " are missing"));
+      return kExitDamaged;
+    }
+  }
   t.out << "verified " << headers.size() << " segments, sequences " << first.sequence << ".." << last.sequence
         << ", txids " << first.first_txid << ".." << last.last_txid << "\n";
   if (!first.chain_start()) {
-    // Segment retention removed what came before: the link cannot be checked.
     t.out << "note: segment " << first.sequence << " is the oldest kept and does not start a chain (segment "
           << "retention removed the segments before it): its previous sha256 " << HexOf(first.previous_sha256)
           << " cannot be checked\n";

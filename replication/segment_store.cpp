@@ -284,6 +284,26 @@ Status SegmentStore::RemoveBase(uint64_t sequence) {
       .Wrap("remove the base snapshot of segment " + std::to_string(sequence));
 }
 
+Status SegmentStore::RecordPrunedBelow(uint64_t first_kept) {
+  return WriteFileAtomically(dir_ + "/" + kPrunedBelowFile, std::to_string(first_kept) + "\n")
+      .Wrap("segment store " + dir_ + ": record that segments below " + std::to_string(first_kept) + " are pruned");
+}
+
+Result<uint64_t> SegmentStore::PrunedBelow() const {
+  const std::string path = dir_ + "/" + kPrunedBelowFile;
+  if (::access(path.c_str(), F_OK) != 0) return uint64_t{0};
+  auto text = ReadWholeFile(path);
+  if (!text.ok()) return text.status();
+  std::string digits = *text;
+  if (!digits.empty() && digits.back() == '\n') digits.pop_back();
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
+    return Status::Corruption(path + " does not hold a segment sequence: \"" + text->substr(0, 40) + "\"");
+  }
+  return n;
+}
+
 Result<std::vector<uint64_t>> SegmentStore::ListBases() const {
   std::vector<uint64_t> out;
   std::error_code ec;
@@ -306,6 +326,7 @@ Result<std::vector<SegmentFileEntry>> SegmentStore::List() const {
     const std::string name = it->path().filename().string();
     if (name.starts_with(kTempPrefix) || IsBaseFileName(name)) continue;
     if (name == kQuarantineDir && it->is_directory()) continue;
+    if (name == kPrunedBelowFile || name == std::string(kPrunedBelowFile) + ".tmp") continue;
     std::optional<SegmentFileEntry> e = ParseSegmentFileName(name);
     if (!e || !it->is_regular_file()) {
       return Status::Corruption("unexpected file " + name + " (not a segment, base snapshot or temp file)")

@@ -77,6 +77,16 @@ class SegmentStore {
   Result<std::string> QuarantineSegment(const SegmentFileEntry& entry, int64_t unix_ms);
   static constexpr const char* kQuarantineDir = "quarantine";
 
+  // DIR/PRUNED-BELOW: segment retention writes the first sequence it keeps
+  // (decimal, durably, temp file then rename) before it removes anything,
+  // so that `segments verify` tells a store retention trimmed from one
+  // whose oldest segments were lost.
+  static constexpr const char* kPrunedBelowFile = "PRUNED-BELOW";
+  Status RecordPrunedBelow(uint64_t first_kept);
+  // The sequence PRUNED-BELOW records; 0 when retention never removed
+  // anything here; kCorruption when the file holds something else.
+  Result<uint64_t> PrunedBelow() const;
+
   // Segment retention: unlinks the segment file (or the base snapshot of
   // chain-start segment `sequence`), then fsyncs the folder, so the removal
   // is durable when this returns. kNotFound when the file is not there.

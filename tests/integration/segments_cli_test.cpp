@@ -164,6 +164,7 @@ TEST_F(SegmentsCliTest, APrunedStoreVerifiesAndSaysTheFirstLinkIsUnchecked) {
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   auto entries = (*store)->List();
   ASSERT_TRUE(entries.ok()) << entries.status().ToString();
+  ASSERT_TRUE((*store)->RecordPrunedBelow(3).ok());  // as retention does, first
   for (int i = 0; i < 2; ++i) ASSERT_TRUE((*store)->RemoveSegment((*entries)[i]).ok());
   EXPECT_EQ((*store)->RemoveSegment((*entries)[0]).code(), Code::kNotFound);
   std::string out;
@@ -175,12 +176,30 @@ TEST_F(SegmentsCliTest, APrunedStoreVerifiesAndSaysTheFirstLinkIsUnchecked) {
       << out;
 }
 
+// The same store, but no retention said it removed anything: the head of
+// the chain is lost, not pruned.
+TEST_F(SegmentsCliTest, OldestSegmentsLostWithoutRetentionAreAFault) {
+  const std::string dir = FreshCopy();
+  std::filesystem::remove(SegmentPath(dir, 1));
+  std::filesystem::remove(SegmentPath(dir, 2));
+  ExpectVerifyFails(dir, FaultPrefix(3) +
+                             "the oldest segment does not start a chain, and segment retention removed nothing "
+                             "before it (PRUNED-BELOW is absent): the segments before 3 are missing");
+  auto store = SegmentStore::Open(dir + "/segments");
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->RecordPrunedBelow(2).ok());  // retention once kept 2 on
+  ExpectVerifyFails(dir, FaultPrefix(3) +
+                             "the oldest segment does not start a chain, and segment retention removed nothing "
+                             "before it (PRUNED-BELOW says 2): the segments before 3 are missing");
+}
+
 TEST_F(SegmentsCliTest, APrunedStoreWithAGapStillFails) {
   const std::string dir = FreshCopy();
   Segment fifth = NextSampleSegment(segments_.back().header);
   auto store = SegmentStore::Open(dir + "/segments");
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   ASSERT_TRUE((*store)->Publish(EncodeOrDie(fifth)).ok());
+  ASSERT_TRUE((*store)->RecordPrunedBelow(2).ok());
   std::filesystem::remove(SegmentPath(dir, 1));  // pruned
   std::filesystem::remove(SegmentPath(dir, 3));  // lost in the middle
   ExpectVerifyFails(dir, FaultPrefix(4) + "segment 3 is missing (between 2 and 4)");

@@ -131,6 +131,25 @@ TEST_F(SegmentStoreTest, ListIgnoresTempFilesAndBases) {
   EXPECT_EQ((*list)[0].sequence, 1u);
 }
 
+TEST_F(SegmentStoreTest, PrunedBelowIsRecordedDurablyAndIsNoSegment) {
+  auto none = store_->PrunedBelow();
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(*none, 0u) << "retention never removed anything";
+  ASSERT_TRUE(store_->Publish(first_).ok());
+  ASSERT_TRUE(store_->RecordPrunedBelow(7).ok());
+  ASSERT_TRUE(store_->RecordPrunedBelow(12).ok());
+  auto recorded = store_->PrunedBelow();
+  ASSERT_TRUE(recorded.ok()) << recorded.status().ToString();
+  EXPECT_EQ(*recorded, 12u);
+  WriteFile(dir_ + "/PRUNED-BELOW.tmp", "13");  // a crash before the rename
+  Result<std::vector<SegmentFileEntry>> list = store_->List();
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  EXPECT_EQ(list->size(), 1u);
+  WriteFile(dir_ + "/PRUNED-BELOW", "twelve\n");
+  EXPECT_EQ(store_->PrunedBelow().status().ToString(),
+            "corruption: " + dir_ + "/PRUNED-BELOW does not hold a segment sequence: \"twelve\n\"");
+}
+
 TEST_F(SegmentStoreTest, PublishOverwritesALeftoverTempFile) {
   WriteFile(dir_ + "/tmp-" + SegmentStore::SegmentFileName(1, 1, 2), "torn by a crash");
   ASSERT_TRUE(store_->Publish(first_).ok());
