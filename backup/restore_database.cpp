@@ -124,6 +124,7 @@ Result<RestoreReport> RestoreDatabase(const RestoreRequest& request) {
   options.progress = request.progress;
   options.clock = request.clock;
   options.step_delay_ms = request.step_delay_ms;
+  options.cancel = request.cancel;
   if (request.target.kind == RestoreTarget::Kind::kLatest) {
     options.wal_path = report.database_path + "-wal";
     options.fetch_beyond_store_end = true;
@@ -154,6 +155,10 @@ Result<RestoreReport> RestoreDatabase(const RestoreRequest& request) {
     if (Status s = IntegrityCheckClosedFile(out_path); !s.ok()) return fail(s.Wrap("after setting the timeline"));
   }
   WALSHIP_RETURN_IF_ERROR(FsyncDirectory(scratch_dir).Wrap(context));
+  if (request.cancel != nullptr && request.cancel->load()) {
+    return fail(
+        Status::Unavailable("cancelled before the swap: the node is shutting down").WithReason("shutting_down"));
+  }
   say("swapping the restored database in");
   auto swapped = SwapInRestoredDatabase(request.data_dir, out_path, id, request.step_delay_ms);
   if (!swapped.ok()) return swapped.status().Wrap(context);

@@ -12,6 +12,7 @@
 // Contract: the caller holds the data folder's lock (no node runs on it).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -38,6 +39,9 @@ struct RestoreRequest {
   // A restore to the latest position also applies the committed
   // transactions DATA/index.db-wal holds after the last segment.
   int step_delay_ms = 0;  // tests only: see RestoreBuildOptions, SwapInRestoredDatabase
+  // When set and true (the node is shutting down), the restore stops before
+  // its next segment, and before the swap, changing nothing.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct RestoreReport {

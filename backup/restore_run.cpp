@@ -178,6 +178,11 @@ Result<RestoreBuild> BuildRestoredDatabase(const RestorePlan& plan, SegmentStore
   };
   const bool from_chain_start = plan.start.kind != RestoreStart::Kind::kBackup;
   for (size_t i = 0; i < plan.segments.size() && at.txid < plan.target_txid; ++i) {
+    if (options.cancel != nullptr && options.cancel->load()) {
+      return Status::Unavailable("cancelled before segment " + std::to_string(plan.segments[i].entry.sequence) +
+                                 ": the node is shutting down")
+          .WithReason("shutting_down");
+    }
     const PlannedSegment& p = plan.segments[i];
     const bool first_of_run = from_chain_start && i == 0;
     const bool last = i + 1 == plan.segments.size();

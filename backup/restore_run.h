@@ -18,6 +18,7 @@
 // for a start that is not what its manifest says.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -90,6 +91,9 @@ struct RestoreBuildOptions {
   // Tests only: a pause after each applied segment, so a kill -9 can land
   // in the middle of a restore.
   int step_delay_ms = 0;
+  // When set and true, the build stops before its next segment with
+  // kUnavailable, reason "shutting_down" (a node draining).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // `out_path` must not exist.

@@ -119,6 +119,11 @@ Result<BackupRecord> BackupManager::Request(const std::string& trigger, bool* jo
     if (shutting_down_ || loop_ == nullptr) {
       return Status::Unavailable("the node is shutting down").WithReason("shutting_down");
     }
+    // The database is being replaced: a backup now would copy the old one.
+    if (store_.in_maintenance()) {
+      return Status::Unavailable("no backup while an online restore runs (see /v1/status)")
+          .WithReason("maintenance");
+    }
     if (running_) {
       *joined = true;
       return ViewOf(*running_);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <future>
 
 #include "base/fs.h"
@@ -15,12 +16,18 @@ namespace {
 
 class ConnectionSnapshot : public PinnedSnapshot {
  public:
-  explicit ConnectionSnapshot(std::unique_ptr<SqliteDb> db, std::string scratch_copy = "")
-      : db_(std::move(db)), scratch_copy_(std::move(scratch_copy)) {}
+  // `live`, when given, counts the snapshots open on the primary's database
+  // file (an online restore waits for none to be open).
+  explicit ConnectionSnapshot(std::unique_ptr<SqliteDb> db, std::string scratch_copy = "",
+                              std::atomic<int>* live = nullptr)
+      : db_(std::move(db)), scratch_copy_(std::move(scratch_copy)), live_(live) {
+    if (live_ != nullptr) ++*live_;
+  }
   ~ConnectionSnapshot() override {
     if (db_) db_->Exec("COMMIT").IgnoreError();  // ends a read transaction; nothing to lose
     db_.reset();
     if (!scratch_copy_.empty()) ::unlink(scratch_copy_.c_str());  // our own copy of the replica
+    if (live_ != nullptr) --*live_;
   }
   sqlite3* connection() override { return db_->raw(); }
   SqliteDb& db() { return *db_; }
@@ -28,6 +35,7 @@ class ConnectionSnapshot : public PinnedSnapshot {
  private:
   std::unique_ptr<SqliteDb> db_;
   std::string scratch_copy_;
+  std::atomic<int>* live_;
 };
 
 // A byte copy of `from` into the new file `to` (copy_file_range: no data
@@ -79,7 +87,6 @@ Status BeginAndReadPosition(ConnectionSnapshot& snap) {
 }  // namespace
 
 Result<std::unique_ptr<PinnedSnapshot>> Store::PinBackupSnapshot(const std::string& scratch_dir) {
-  if (refused()) return refusal_;
   if (replica_) {
     // State() takes the replica's lock, which an apply waiting at the gate
     // holds: read it first, then enter the gate and check that no apply
@@ -125,10 +132,15 @@ Result<std::unique_ptr<PinnedSnapshot>> Store::PinBackupSnapshot(const std::stri
     return Status::Unavailable("the standby applied segments faster than a backup could pin one")
         .WithReason("backup_unavailable");
   }
+  // Held while pinning: the writer cannot be replaced under the call below,
+  // and the count this snapshot joins is what an online restore checks.
+  auto hold = HoldParts();
+  if (!hold.ok()) return hold.status();
+  if (refused_locked()) return refusal_;
   if (!writer_) return Status::Unavailable("the store is closed").WithReason("shutting_down");
   auto db = SqliteDb::Open(db_path_, SQLITE_OPEN_READONLY);
   if (!db.ok()) return db.status().Wrap("open the backup's read connection");
-  auto snap = std::make_unique<ConnectionSnapshot>(std::move(db).value());
+  auto snap = std::make_unique<ConnectionSnapshot>(std::move(db).value(), "", &live_backup_snapshots_);
   snap->source = "primary";
   std::promise<Status> pinned;
   writer_->RunBetweenGroups([&](const Status& health, sqlite3* writer, CheckpointHook* hook) -> Status {

@@ -155,6 +155,7 @@ Status Store::StartCapture(SqliteDb& db, Position pos, bool created) {
     auto segments = SegmentStore::Open(config_.SegmentsPath());
     if (!segments.ok()) return segments.status();
     segments_ = std::move(segments).value();
+    segments_view_ = segments_.get();
   }
   auto capture = WalCapture::Start(db.raw(), db_path_, *segments_, *identity, pos.txid, created,
                                    static_cast<int>(config_.segments_zstd_level), clock_, metrics_);
@@ -392,14 +393,11 @@ std::optional<CaptureStats> Store::Capture() const {
 
 std::string Store::segments_dir() const {
   if (replica_) return replica_->segments_dir();
-  std::shared_lock lock(parts_mu_);
-  return segments_ ? segments_->dir() : std::string();
+  const SegmentStore* segments = segments_view_.load();
+  return segments != nullptr ? segments->dir() : std::string();
 }
 
-const SegmentStore* Store::segment_store() const {
-  std::shared_lock lock(parts_mu_);
-  return segments_.get();
-}
+const SegmentStore* Store::segment_store() const { return segments_view_.load(); }
 
 void Store::Close() {
   if (closed_.exchange(true)) return;

@@ -182,6 +182,11 @@ class Store {
   // refusal_* (see the thread contract above).
   mutable std::shared_mutex parts_mu_;
   std::atomic<bool> maintenance_{false};
+  // Backup snapshots open on the primary's file (node/backup_snapshot.cpp):
+  // an online restore does not start while one is.
+  std::atomic<int> live_backup_snapshots_{0};
+  // segments_, once set (it never changes after): read without parts_mu_.
+  std::atomic<SegmentStore*> segments_view_{nullptr};
   // Declared before the writer: the writer's last checkpoint (in Close)
   // still calls the capture.
   std::unique_ptr<SegmentStore> segments_;

@@ -46,8 +46,16 @@ Result<OnlineRestoreProgress> Store::StartRestore(OnlineRestoreRequest request) 
                             "): see /v1/status")
         .WithReason("restore_running");
   }
+  if (live_backup_snapshots_.load() > 0) {
+    return Status::Conflict("a backup is copying the database; try again when it ends (GET /v1/admin/backups)")
+        .WithReason("backup_running");
+  }
   // The last one ended (its state is final): its thread only returns now.
   if (restore_thread_.joinable()) restore_thread_.join();
+  // What position() says until the restore ends (the writer is being replaced).
+  if (std::shared_lock parts(parts_mu_, std::try_to_lock); parts.owns_lock() && writer_) {
+    closed_position_ = writer_->position();
+  }
   OnlineRestoreProgress p;
   p.started_unix_ms = clock_.NowUnixMillis();
   p.id = "restore-" + CompactUtcSeconds(p.started_unix_ms);
@@ -75,6 +83,20 @@ void Store::SetRestoreStep(const std::string& step) {
 void Store::RunRestore(OnlineRestoreRequest request) {
   // Waits for the reads and writes that hold the parts; new ones see maintenance_.
   std::unique_lock parts(parts_mu_);
+  if (live_backup_snapshots_.load() > 0) {
+    // A backup pinned the old file between StartRestore's check and here:
+    // it must not copy a database moved away under it. Nothing was touched.
+    maintenance_ = false;
+    parts.unlock();
+    std::lock_guard lock(restore_mu_);
+    restore_progress_->state = "failed";
+    restore_progress_->step = "failed";
+    restore_progress_->finished_unix_ms = clock_.NowUnixMillis();
+    restore_progress_->error =
+        "a backup started copying the database; try again when it ends (the database was not replaced)";
+    LogError("online restore not started: a backup is copying the database", {{"id", restore_progress_->id}});
+    return;
+  }
   SetRestoreStep("closing the database: committing the queued writes, sealing the last segment");
   ClosePrimaryParts();
 
@@ -88,6 +110,7 @@ void Store::RunRestore(OnlineRestoreRequest request) {
   r.clock = &clock_;
   r.step_delay_ms = request.step_delay_ms;
   r.progress = [this](const std::string& line) { SetRestoreStep(line); };
+  r.cancel = &closed_;  // a node shutting down stops the restore before its swap
   // The store holds DATA/LOCK, as RestoreDatabase requires.
   Result<RestoreReport> report = RestoreDatabase(r);
 
@@ -129,7 +152,15 @@ void Store::RunRestore(OnlineRestoreRequest request) {
     if (done.error.empty()) done.error = refusal_.message();
   }
   maintenance_ = false;
+  // The new capture may have sealed a base and segments in its Start, before
+  // it had the listener: the shipper hears of them now.
+  std::optional<DecodedSegmentHeader> newest;
+  if (reopened.ok() && capture_ && sealed_listener_) {
+    if (auto h = segments_->NewestHeader(); h.ok() && h->has_value()) newest = **h;
+  }
+  WalCapture::SealedListener listener = sealed_listener_;
   parts.unlock();
+  if (newest && listener) listener(*newest);
 
   done.finished_unix_ms = clock_.NowUnixMillis();
   done.state = done.error.empty() ? "restored" : "failed";

@@ -183,6 +183,7 @@ void Writer::Run() {
     } else if (writable && checkpoint_deferred_since_ns_ != 0) {
       CheckpointWhenReady(deferred_reason_);
     }
+    if (!writable) checkpoint_deferred_since_ns_ = 0;  // no checkpoint after a sticky error
     if (last) break;
   }
   db_.reset();  // close on the owning thread

@@ -156,6 +156,10 @@ TEST_F(OnlineRestoreTest, ToAPointInTimeInMaintenanceThenServesOnANewTimeline) {
   EXPECT_EQ(ready->status, 503);
   json again = PostRestore("", 409);
   EXPECT_EQ(again["error"]["code"], "restore_running") << again.dump();
+  auto backup = client_->Post("/v1/admin/backups");
+  ASSERT_TRUE(backup);
+  EXPECT_EQ(backup->status, 503) << backup->body;
+  EXPECT_EQ(ParseBody(backup->body)["error"]["code"], "maintenance") << "no backup of the file being replaced";
   json during = Status();
   EXPECT_EQ(during["state"], "maintenance") << during.dump();
   EXPECT_EQ(during["restore"]["state"], "running");
@@ -325,6 +329,28 @@ TEST_F(OnlineRestoreTest, ANodeThatRefusedItsDamagedWalIsRestoredWithoutARestart
   auto put = client_->Put("/v1/archives/after", "x", "text/plain");
   ASSERT_TRUE(put);
   EXPECT_EQ(put->status, 201) << put->body;
+}
+
+// SIGTERM during an online restore: the restore stops before its swap, the
+// node drains and exits 0, and the database is the one it served before.
+TEST_F(OnlineRestoreTest, ASigtermStopsTheRestoreBeforeItsSwapAndDrainsCleanly) {
+  ASSERT_NO_FATAL_FAILURE(Start(kFastCheckpoints, /*step_delay_ms=*/200));
+  for (int i = 0; i < 8; ++i) {  // 8 segments or more: 1.6 s of build with the pauses
+    ASSERT_NO_FATAL_FAILURE(Write(4, 10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  }
+  PostRestore("", 202);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(Status()["restore"]["state"], "running") << "the restore must still run when the signal comes";
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(node_->SignalAndWait(SIGTERM), 0) << LogTail(node_->log_path());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(8));
+  EXPECT_NE(node_->ReadLog().find("cancelled"), std::string::npos) << LogTail(node_->log_path());
+  EXPECT_FALSE(fs::exists(data_ + "/RESTORE-SWAP.json"));
+  EXPECT_FALSE(fs::exists(data_ + "/quarantine")) << "nothing was moved aside";
+  ASSERT_NO_FATAL_FAILURE(Start(kFastCheckpoints));
+  EXPECT_EQ(Status()["position"], "1/" + std::to_string(acked_.back().txid));
+  EXPECT_EQ(ReadBack(), DumpAt(acked_.back().txid));
 }
 
 TEST_F(OnlineRestoreTest, BadRequestsAreRefusedAndChangeNothing) {
