@@ -337,13 +337,13 @@ int64_t Store::LastCheckpointUnixMillis() const {
 }
 
 void Store::SetSealedListener(WalCapture::SealedListener listener) {
-  std::shared_lock lock(parts_mu_);  // waits for a restore: the listener must reach its capture
+  std::unique_lock lock(parts_mu_);  // waits for a restore: the listener must reach its capture
   sealed_listener_ = listener;
   if (capture_) capture_->SetSealedListener(std::move(listener));
 }
 
 void Store::SetReplicationWait(ReplicationWait wait, std::function<bool()> shipper_idle) {
-  std::shared_lock lock(parts_mu_);
+  std::unique_lock lock(parts_mu_);  // before serving: Write() reads replication_wait_ without it
   replication_wait_ = std::move(wait);
   collect_gate_ = shipper_idle;
   if (capture_) capture_->SetCollectGate(std::move(shipper_idle));
