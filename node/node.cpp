@@ -33,6 +33,7 @@ void Node::OnShutdownSignal(int signum) {
   draining_ = true;
   LogInfo("draining: no new requests; finishing in-flight ones", {{"signal", signum}});
   frontend_.BeginDrain();
+  store_.CancelRestore();  // a running online restore stops before its swap
   if (backups_ != nullptr) backups_->BeginShutdown();
   loop_.AddOneShotTimer(static_cast<uint64_t>(config_.drain_timeout_ms), [this] {
     LogError("drain timed out: exiting at once", {{"drain_timeout_ms", config_.drain_timeout_ms}});

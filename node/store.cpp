@@ -401,6 +401,7 @@ const SegmentStore* Store::segment_store() const { return segments_view_.load();
 
 void Store::Close() {
   if (closed_.exchange(true)) return;
+  CancelRestore();
   // A running online restore finishes first (it opens nothing once closed_ is set).
   std::thread restore;
   {

@@ -132,6 +132,9 @@ class Store {
   Result<OnlineRestoreProgress> StartRestore(OnlineRestoreRequest request);
   // The running or the last online restore; nullopt when none ran.
   std::optional<OnlineRestoreProgress> RestoreProgress() const;
+  // Any thread, returns at once (the node begins its drain): a running
+  // online restore stops before its next segment or its swap.
+  void CancelRestore() { restore_cancel_ = true; }
   bool in_maintenance() const { return maintenance_.load(); }
 
   // Waits for a running online restore, then commits what is queued,
@@ -182,6 +185,7 @@ class Store {
   // refusal_* (see the thread contract above).
   mutable std::shared_mutex parts_mu_;
   std::atomic<bool> maintenance_{false};
+  std::atomic<bool> restore_cancel_{false};  // see CancelRestore
   // Backup snapshots open on the primary's file (node/backup_snapshot.cpp):
   // an online restore does not start while one is.
   std::atomic<int> live_backup_snapshots_{0};

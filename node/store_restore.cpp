@@ -110,7 +110,7 @@ void Store::RunRestore(OnlineRestoreRequest request) {
   r.clock = &clock_;
   r.step_delay_ms = request.step_delay_ms;
   r.progress = [this](const std::string& line) { SetRestoreStep(line); };
-  r.cancel = &closed_;  // a node shutting down stops the restore before its swap
+  r.cancel = &restore_cancel_;  // a node shutting down stops the restore before its swap
   // The store holds DATA/LOCK, as RestoreDatabase requires.
   Result<RestoreReport> report = RestoreDatabase(r);
 
