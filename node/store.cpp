@@ -32,6 +32,12 @@ Status ConfigureWriteConnection(SqliteDb& db, const Config& config) {
   return db.Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;");
 }
 
+Status MaintenanceStatus() {
+  return Status::Unavailable(
+             "the node is restoring its database (POST /v1/admin/restore): try again shortly; progress in /v1/status")
+      .WithReason("maintenance");
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::Open(const Config& config, Clock& clock, MetricsRegistry& metrics) {
@@ -168,12 +174,6 @@ Status Store::StartCapture(SqliteDb& db, Position pos, bool created) {
 }
 
 Store::~Store() { Close(); }
-
-Status MaintenanceStatus() {
-  return Status::Unavailable(
-             "the node is restoring its database (POST /v1/admin/restore): try again shortly; progress in /v1/status")
-      .WithReason("maintenance");
-}
 
 Result<std::shared_lock<std::shared_mutex>> Store::HoldParts() const {
   if (maintenance_.load()) return MaintenanceStatus();

@@ -174,6 +174,9 @@ class Store {
   // The online restore's thread.
   void RunRestore(OnlineRestoreRequest request);
   void SetRestoreStep(const std::string& step);
+  // The restore's last step: its final state (failed when done.error is
+  // set), the log line, and the progress /v1/status shows.
+  void FinishRestore(OnlineRestoreProgress done);
 
   const Config& config_;
   DirectoryLock lock_;

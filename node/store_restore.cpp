@@ -88,14 +88,9 @@ void Store::RunRestore(OnlineRestoreRequest request) {
     // it must not copy a database moved away under it. Nothing was touched.
     maintenance_ = false;
     parts.unlock();
-    std::lock_guard lock(restore_mu_);
-    restore_progress_->state = "failed";
-    restore_progress_->step = "failed";
-    restore_progress_->finished_unix_ms = clock_.NowUnixMillis();
-    restore_progress_->error =
-        "a backup started copying the database; try again when it ends (the database was not replaced)";
-    LogError("online restore not started: a backup is copying the database", {{"id", restore_progress_->id}});
-    return;
+    OnlineRestoreProgress refused = *RestoreProgress();
+    refused.error = "a backup started copying the database; try again when it ends (the database was not replaced)";
+    return FinishRestore(std::move(refused));
   }
   SetRestoreStep("closing the database: committing the queued writes, sealing the last segment");
   ClosePrimaryParts();
@@ -161,7 +156,10 @@ void Store::RunRestore(OnlineRestoreRequest request) {
   WalCapture::SealedListener listener = sealed_listener_;
   parts.unlock();
   if (newest && listener) listener(*newest);
+  FinishRestore(std::move(done));
+}
 
+void Store::FinishRestore(OnlineRestoreProgress done) {
   done.finished_unix_ms = clock_.NowUnixMillis();
   done.state = done.error.empty() ? "restored" : "failed";
   done.step = done.error.empty() ? "done" : "failed";
