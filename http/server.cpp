@@ -8,6 +8,7 @@
 #include <random>
 #include <regex>
 
+#include "base/thread_name.h"
 #include "base/log.h"
 #include "http/error_map.h"
 
@@ -311,7 +312,10 @@ Result<int> HttpServer::Bind() {
 }
 
 void HttpServer::Start() {
-  thread_ = std::thread([this] { svr_.listen_after_bind(); });
+  thread_ = std::thread([this] {
+    NameThisThread("ws-http");  // the request pool's threads, started from this one, inherit it
+    svr_.listen_after_bind();
+  });
   // httplib's stop() does nothing until the listen loop runs: a signal in
   // between would leave StopAndWait() joining forever.
   for (int i = 0; i < 5000 && !svr_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));

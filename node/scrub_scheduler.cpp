@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "base/thread_name.h"
 #include "base/log.h"
 
 namespace walship {
@@ -57,7 +58,10 @@ void ScrubScheduler::Start() {
     LogWarn("corruption checks are off (check.quick_check_interval_s = 0; check.scrub_interval_s = 0 or no WAL capture)", {});
     return;
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("ws-scrub");
+    Run();
+  });
 }
 
 void ScrubScheduler::Stop() {

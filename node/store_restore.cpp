@@ -1,6 +1,7 @@
 // Store::StartRestore and its thread: the online restore (see store.h).
 #include <filesystem>
 
+#include "base/thread_name.h"
 #include "backup/restore_database.h"
 #include "base/log.h"
 #include "node/store.h"
@@ -66,7 +67,10 @@ Result<OnlineRestoreProgress> Store::StartRestore(OnlineRestoreRequest request) 
   // From here every new read and write answers "maintenance".
   maintenance_ = true;
   LogInfo("online restore started: the node is in maintenance", {{"id", p.id}, {"target", p.target}});
-  restore_thread_ = std::thread([this, request = std::move(request)]() mutable { RunRestore(std::move(request)); });
+  restore_thread_ = std::thread([this, request = std::move(request)]() mutable {
+    NameThisThread("ws-restore");
+    RunRestore(std::move(request));
+  });
   return p;
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "base/thread_name.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "node/fts_sync.h"
@@ -23,6 +24,10 @@ Writer::Writer(std::unique_ptr<SqliteDb> db, const Config& config, Clock& clock,
                                            "Time to apply and durably commit one group", LatencyBuckets())),
       checkpoint_seconds_(metrics.GetHistogram("walship_checkpoint_seconds", "Checkpoint duration",
                                                LatencyBuckets())),
+      checkpoint_hook_seconds_(metrics.GetHistogram(
+          "walship_checkpoint_hook_seconds",
+          "Time each checkpoint waited for the WAL capture (the last frames sealed) before SQLite ran it",
+          LatencyBuckets())),
       commits_(metrics.GetCounter("walship_commits_total", "Write transactions committed")),
       commit_failures_(metrics.GetCounter("walship_commit_failures_total", "Groups whose commit failed")),
       checkpoints_done_(metrics.GetCounter("walship_checkpoints_total", "Checkpoints by result",
@@ -34,7 +39,12 @@ Writer::Writer(std::unique_ptr<SqliteDb> db, const Config& config, Clock& clock,
 
 Writer::~Writer() { Stop(); }
 
-void Writer::Start() { thread_ = std::thread([this] { Run(); }); }
+void Writer::Start() {
+  thread_ = std::thread([this] {
+    NameThisThread("ws-writer");
+    Run();
+  });
+}
 
 Status Writer::Submit(WriteRequest request) {
   {
@@ -316,6 +326,7 @@ void Writer::Checkpoint(std::string_view reason) {
   const int64_t start_ns = clock_.MonotonicNanos();
   if (hook_ != nullptr) {
     Status s = hook_->BeforeCheckpoint(db_->raw(), reason);
+    checkpoint_hook_seconds_.Observe(static_cast<double>(clock_.MonotonicNanos() - start_ns) / 1e9);
     if (!s.ok()) {
       checkpoints_failed_.Add();
       // Damaged WAL bytes, a failed segment write, anything but "try again

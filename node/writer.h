@@ -139,6 +139,7 @@ class Writer {
   Histogram& group_size_;
   Histogram& commit_seconds_;
   Histogram& checkpoint_seconds_;
+  Histogram& checkpoint_hook_seconds_;  // the part of a checkpoint spent in the hook (capture)
   Counter& commits_;
   Counter& commit_failures_;
   Counter& checkpoints_done_;

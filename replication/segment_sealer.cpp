@@ -1,10 +1,15 @@
 #include "replication/segment_sealer.h"
 
+#include "base/thread_name.h"
+
 namespace walship {
 
 SegmentSealer::SegmentSealer(SegmentStore& store, int zstd_level, OnSealed on_sealed)
     : store_(store), zstd_level_(zstd_level), on_sealed_(std::move(on_sealed)) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("ws-sealer");
+    Run();
+  });
 }
 
 SegmentSealer::~SegmentSealer() { Stop(); }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 
+#include "base/thread_name.h"
 #include "base/fs.h"
 #include "base/log.h"
 
@@ -24,7 +25,12 @@ SegmentShipper::SegmentShipper(const SegmentStore& store, StandbyLink& link, Shi
 
 SegmentShipper::~SegmentShipper() { Stop(); }
 
-void SegmentShipper::Start() { thread_ = std::thread([this] { Run(); }); }
+void SegmentShipper::Start() {
+  thread_ = std::thread([this] {
+    NameThisThread("ws-shipper");
+    Run();
+  });
+}
 
 void SegmentShipper::Notify() {
   {

@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -334,6 +336,30 @@ TEST_F(LifecycleIntegrationTest, MetricsExposeRequestsLatenciesCommitsAndCheckpo
   EXPECT_TRUE(has_line("# TYPE walship_checkpoint_seconds histogram")) << m;
   EXPECT_TRUE(has_prefix("walship_checkpoint_seconds_count ")) << m;
   EXPECT_FALSE(has_line("walship_checkpoint_seconds_count 0")) << m;
+  // The part of each checkpoint spent waiting for the WAL capture.
+  EXPECT_TRUE(has_line("# TYPE walship_checkpoint_hook_seconds histogram")) << m;
+  EXPECT_TRUE(has_prefix("walship_checkpoint_hook_seconds_count ")) << m;
+  EXPECT_FALSE(has_line("walship_checkpoint_hook_seconds_count 0")) << m;
+}
+
+TEST_F(LifecycleIntegrationTest, ThreadsAreNamedByTheirRole) {
+  auto node = StartNode();
+  ASSERT_NE(node, nullptr);
+  ASSERT_EQ(node->Client()->Get("/healthz")->status, 200);  // a request thread has run
+  std::multiset<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(node->pid()) + "/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    names.insert(name);
+  }
+  std::string all;
+  for (const auto& n : names) all += n + " ";
+  EXPECT_EQ(names.count("ws-writer"), 1u) << all;
+  EXPECT_EQ(names.count("ws-sealer"), 1u) << all;
+  EXPECT_EQ(names.count("ws-scrub"), 1u) << all;
+  EXPECT_GE(names.count("ws-http"), 2u) << all;  // the accepting thread and its request pool
+  EXPECT_EQ(names.count("ws-shipper"), 0u) << "no standby configured: " << all;
 }
 
 TEST_F(LifecycleIntegrationTest, RequestIdEchoedOrGeneratedAndInTheAccessLog) {
