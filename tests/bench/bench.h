@@ -53,6 +53,7 @@ struct PhaseResult {
   uint64_t ops = 0;          // successful requests completed inside the window
   double ops_per_s = 0;
   double p50_ms = 0, p99_ms = 0, max_ms = 0;
+  std::vector<uint64_t> latencies_ns;  // of the `ops` requests, sorted (to pool phases)
   uint64_t errors = 0;       // over the whole phase (warm-up included)
   std::map<std::string, uint64_t> error_kinds;     // "HTTP 503", "transport: ..." -> count
   std::map<std::string, std::string> error_samples; // kind -> first response body seen

@@ -21,12 +21,19 @@ using walship::testing::NodeProcess;
 
 const std::vector<std::string> kCaptureMetrics = {
     "walship_wal_frames_captured_total", "walship_segment_bytes_total", "walship_capture_seconds_sum",
-    "walship_capture_seconds_count", "walship_segments_sealed_total", "walship_seal_seconds_sum"};
+    "walship_capture_seconds_count", "walship_segments_sealed_total", "walship_seal_seconds_sum",
+    "walship_checkpoint_seconds_sum",    "walship_checkpoint_seconds_count", "walship_checkpoint_hook_seconds_sum"};
 
 struct Round {
   PhaseResult on, off;
-  std::map<std::string, double> metrics;  // of the capture-on node, after its phase
+  std::map<std::string, double> metrics;      // of the capture-on node, after its phase
+  std::map<std::string, double> off_metrics;  // of the capture-off node
 };
+
+double Metric(const std::map<std::string, double>& m, const std::string& name) {
+  auto it = m.find(name);
+  return it == m.end() ? 0 : it->second;
+}
 
 bool RunNode(const CaptureBenchArgs& a, const std::string& name, bool capture, PhaseResult* out,
              std::map<std::string, double>* metrics, std::string* error) {
@@ -73,10 +80,16 @@ bool RunCaptureBench(const CaptureBenchArgs& a, std::string* error) {
   for (int r = 0; r < a.rounds; ++r) {
     Round& round = rounds[static_cast<size_t>(r)];
     if (!RunNode(a, "capture-on-" + std::to_string(r), true, &round.on, &round.metrics, error)) return false;
-    if (!RunNode(a, "capture-off-" + std::to_string(r), false, &round.off, nullptr, error)) return false;
-    for (const PhaseResult* p : {&round.on, &round.off}) {
-      std::printf("  %-24s %10.0f PUT/s  p50 %7.3f ms  p99 %7.3f ms  errors %llu\n", p->name.c_str(), p->ops_per_s,
-                  p->p50_ms, p->p99_ms, static_cast<unsigned long long>(p->errors));
+    if (!RunNode(a, "capture-off-" + std::to_string(r), false, &round.off, &round.off_metrics, error)) return false;
+    for (const auto& [p, m] : {std::pair{&round.on, &round.metrics}, std::pair{&round.off, &round.off_metrics}}) {
+      // The writer's pauses at checkpoints set the tail: requests queue behind them.
+      const double checkpoints = Metric(*m, "walship_checkpoint_seconds_count");
+      const double per_checkpoint_ms = checkpoints > 0 ? 1e3 / checkpoints : 0;
+      std::printf("  %-24s %10.0f PUT/s  p50 %7.3f ms  p99 %7.3f ms  errors %llu  checkpoints %.0f, %.1f ms each "
+                  "(%.1f ms waiting for capture)\n",
+                  p->name.c_str(), p->ops_per_s, p->p50_ms, p->p99_ms, static_cast<unsigned long long>(p->errors),
+                  checkpoints, per_checkpoint_ms * Metric(*m, "walship_checkpoint_seconds_sum"),
+                  per_checkpoint_ms * Metric(*m, "walship_checkpoint_hook_seconds_sum"));
       errors += p->errors;
     }
   }
@@ -121,10 +134,27 @@ bool RunCaptureBench(const CaptureBenchArgs& a, std::string* error) {
   if (cp_s < 0) return false;
   const double cp_mb_s = cp_s > 0 ? wal_bytes / cp_s / 1e6 : 0;
 
+  // The p99 of every write the capture-on nodes answered, against the same
+  // for capture off: the rounds' samples pooled. The mean of the rounds'
+  // own p99s is printed too; one slow round (the disk, the host) moves it
+  // more than it moves the pooled p99.
+  std::vector<uint64_t> on_all, off_all;
+  for (const auto& r : rounds) {
+    on_all.insert(on_all.end(), r.on.latencies_ns.begin(), r.on.latencies_ns.end());
+    off_all.insert(off_all.end(), r.off.latencies_ns.begin(), r.off.latencies_ns.end());
+  }
+  double on_pooled_p50 = 0, on_pooled_p99 = 0, on_max = 0, off_pooled_p50 = 0, off_pooled_p99 = 0, off_max = 0;
+  Summarize(on_all, &on_pooled_p50, &on_pooled_p99, &on_max);
+  Summarize(off_all, &off_pooled_p50, &off_pooled_p99, &off_max);
+  const double pooled_ratio = off_pooled_p99 > 0 ? on_pooled_p99 / off_pooled_p99 : 0;
+
   std::printf("\ncapture summary\n");
-  std::printf("  write p99 with capture on / off (%d alternating rounds): %.3f / %.3f ms = %.2fx (target <= 1.2x)  %s\n",
-              a.rounds, on_p99, off_p99, off_p99 > 0 ? on_p99 / off_p99 : 0,
-              off_p99 > 0 && on_p99 / off_p99 <= 1.2 ? "PASS" : "MISS");
+  std::printf("  write p99 with capture on / off (every write of the %d alternating rounds): %.3f / %.3f ms = %.2fx "
+              "(target <= 1.2x)  %s\n",
+              a.rounds, on_pooled_p99, off_pooled_p99, pooled_ratio,
+              off_pooled_p99 > 0 && pooled_ratio <= 1.2 ? "PASS" : "MISS");
+  std::printf("  mean of the rounds' own write p99, capture on / off: %.3f / %.3f ms = %.2fx\n", on_p99, off_p99,
+              off_p99 > 0 ? on_p99 / off_p99 : 0);
   std::printf("  PUT/s with capture on / off: %.0f / %.0f = %.2fx\n", on_ops, off_ops, off_ops > 0 ? on_ops / off_ops : 0);
   std::printf("  capture: %.0f frames, %.1f MB of WAL; the writer read and verified them in %.3f s (%.0f collects, "
               "%.2f ms each), the sealer hashed, compressed and published them (fsync) in %.3f s: %.0f MB/s in all\n",

@@ -338,6 +338,7 @@ PhaseResult RunPhase(const PhaseSpec& spec, pid_t server_pid) {
   r.ops = all.size();
   r.ops_per_s = static_cast<double>(r.ops) / spec.measure_s;
   Summarize(all, &r.p50_ms, &r.p99_ms, &r.max_ms);
+  r.latencies_ns = std::move(all);
   return r;
 }
 
