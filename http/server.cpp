@@ -8,8 +8,8 @@
 #include <random>
 #include <regex>
 
-#include "base/thread_name.h"
 #include "base/log.h"
+#include "base/thread_name.h"
 #include "http/error_map.h"
 
 namespace walship::http {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
-#include "base/thread_name.h"
 #include "base/log.h"
+#include "base/thread_name.h"
 
 namespace walship {
 namespace {

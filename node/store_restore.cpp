@@ -1,9 +1,9 @@
 // Store::StartRestore and its thread: the online restore (see store.h).
 #include <filesystem>
 
-#include "base/thread_name.h"
 #include "backup/restore_database.h"
 #include "base/log.h"
+#include "base/thread_name.h"
 #include "node/store.h"
 
 namespace walship {

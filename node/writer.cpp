@@ -2,9 +2,9 @@
 
 #include <chrono>
 
-#include "base/thread_name.h"
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/thread_name.h"
 #include "node/fts_sync.h"
 #include "node/write_ops.h"
 

@@ -4,9 +4,9 @@
 #include <chrono>
 #include <thread>
 
-#include "base/thread_name.h"
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/thread_name.h"
 
 namespace walship {
 

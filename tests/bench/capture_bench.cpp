@@ -82,7 +82,8 @@ bool RunCaptureBench(const CaptureBenchArgs& a, std::string* error) {
     if (!RunNode(a, "capture-on-" + std::to_string(r), true, &round.on, &round.metrics, error)) return false;
     if (!RunNode(a, "capture-off-" + std::to_string(r), false, &round.off, &round.off_metrics, error)) return false;
     for (const auto& [p, m] : {std::pair{&round.on, &round.metrics}, std::pair{&round.off, &round.off_metrics}}) {
-      // The writer's pauses at checkpoints set the tail: requests queue behind them.
+      // Writes wait while the writer checkpoints; with capture on, each
+      // checkpoint first waits for the last segment (the hook).
       const double checkpoints = Metric(*m, "walship_checkpoint_seconds_count");
       const double per_checkpoint_ms = checkpoints > 0 ? 1e3 / checkpoints : 0;
       std::printf("  %-24s %10.0f PUT/s  p50 %7.3f ms  p99 %7.3f ms  errors %llu  checkpoints %.0f, %.1f ms each "
