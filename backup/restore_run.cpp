@@ -23,9 +23,7 @@ Result<SegmentApplier> WriteStart(const RestoreStart& start, const std::string& 
     case RestoreStart::Kind::kEmptyFile:
       break;
     case RestoreStart::Kind::kBase: {
-      auto bytes = ReadWholeFile(start.path);
-      if (!bytes.ok()) return bytes.status();
-      WALSHIP_RETURN_IF_ERROR(WriteFileAtomically(out_path, *bytes));
+      WALSHIP_RETURN_IF_ERROR(CopyFileAtomically(start.path, out_path));
       break;
     }
     case RestoreStart::Kind::kBackup: {

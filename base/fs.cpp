@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 
 namespace walship {
 
@@ -64,18 +65,85 @@ Status EnsureDirectory(const std::string& path) {
   return FsyncDirectory(parent);
 }
 
-Status WriteFileAtomically(const std::string& path, std::string_view contents) {
-  std::string tmp = path + ".tmp";
+namespace {
+
+// read/write, for file systems where copy_file_range cannot copy.
+Status CopyByReading(int in, int out, const std::string& from, const std::string& to) {
+  std::string buf(1 << 20, '\0');
+  for (;;) {
+    const ssize_t n = ::read(in, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::IOError("read " + from + ": " + ErrnoMessage(errno));
+    }
+    if (n == 0) return Status::Ok();
+    WALSHIP_RETURN_IF_ERROR(WriteAll(out, std::string_view(buf.data(), static_cast<size_t>(n)), to));
+  }
+}
+
+Result<int> OpenToCopy(const std::string& from) {
+  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in >= 0) return in;
+  const int err = errno;
+  if (err == ENOENT) return Status::NotFound(from + ": no such file");
+  return Status::IOError("open " + from + ": " + ErrnoMessage(err));
+}
+
+Status CopyAll(int in, int out, const std::string& from, const std::string& to) {
+  bool copied_any = false;
+  for (;;) {
+    const ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 64 << 20, 0);
+    if (n == 0) return Status::Ok();
+    if (n > 0) {
+      copied_any = true;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    const int err = errno;
+    // Not supported between these files (another file system, an old
+    // kernel): copy through memory instead, from where both offsets are.
+    if (!copied_any && (err == EXDEV || err == ENOSYS || err == EOPNOTSUPP || err == EINVAL)) {
+      return CopyByReading(in, out, from, to);
+    }
+    return Status::IOError("copy " + from + " to " + to + ": " + ErrnoMessage(err));
+  }
+}
+
+}  // namespace
+
+Status PublishFile(const std::string& path, const std::string& tmp, const FillFile& fill) {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError("create " + tmp + ": " + ErrnoMessage(errno));
-  Status s = WriteAll(fd, contents, tmp);
+  Status s = fill(fd, tmp);
   if (s.ok() && ::fsync(fd) != 0) s = Status::IOError("fsync " + tmp + ": " + ErrnoMessage(errno));
   ::close(fd);
-  if (!s.ok()) return s;
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Status::IOError("rename " + tmp + " to " + path + ": " + ErrnoMessage(errno));
+  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    s = Status::IOError("rename " + tmp + " to " + path + ": " + ErrnoMessage(errno));
+  }
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());  // never published: only this call's own partial bytes
+    return s;
   }
   return FsyncDirectory(ParentOf(path));
+}
+
+Status WriteFileAtomically(const std::string& path, std::string_view contents) {
+  return PublishFile(path, path + ".tmp", [&](int fd, const std::string& tmp) { return WriteAll(fd, contents, tmp); });
+}
+
+Status CopyFileBytes(const std::string& from, int out, const std::string& to) {
+  auto in = OpenToCopy(from);
+  if (!in.ok()) return in.status();
+  ScopedFd closer(*in);
+  return CopyAll(*in, out, from, to);
+}
+
+Status CopyFileAtomically(const std::string& from, const std::string& to) {
+  // The source is opened first: a missing one leaves no temp file behind.
+  auto in = OpenToCopy(from);
+  if (!in.ok()) return in.status();
+  ScopedFd closer(*in);
+  return PublishFile(to, to + ".tmp", [&](int fd, const std::string& tmp) { return CopyAll(*in, fd, from, tmp); });
 }
 
 Result<std::string> MoveIntoFolder(const std::string& from, const std::string& dir, const std::string& new_name) {

@@ -3,6 +3,7 @@
 // written to a temp file, fsynced, renamed, and its directory fsynced.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -15,8 +16,28 @@ Status EnsureDirectory(const std::string& path);
 
 Status FsyncDirectory(const std::string& path);
 
-// temp file in the same directory, write, fsync, rename over `path`, fsync dir.
+// Writes a file's bytes into an open descriptor; `tmp` names it in errors.
+using FillFile = std::function<Status(int fd, const std::string& tmp)>;
+
+// The publish protocol of every file the node publishes: `fill` writes the
+// bytes into the new file `tmp` (in the same folder as `path`), which is
+// fsynced, renamed over `path`, and the folder fsynced. A crash leaves
+// either the old `path` or the complete new one; a failure removes `tmp`.
+Status PublishFile(const std::string& path, const std::string& tmp, const FillFile& fill);
+
+// PublishFile of `contents`, through the temp file PATH.tmp.
 Status WriteFileAtomically(const std::string& path, std::string_view contents);
+
+// The same for a copy of the file `from`, streamed (copy_file_range, or
+// 1 MiB reads where the file system cannot): a database-sized file never
+// sits in memory. kNotFound when `from` does not exist; `to` is untouched
+// on any failure.
+Status CopyFileAtomically(const std::string& from, const std::string& to);
+
+// Writes the bytes of the file `from` to the open descriptor `out` at its
+// file offset (not opened O_APPEND); `to` names it in errors. kNotFound
+// when `from` does not exist.
+Status CopyFileBytes(const std::string& from, int out, const std::string& to);
 
 // Moves `from` into folder `dir` (created durably when missing) as
 // `new_name`, then fsyncs both folders; returns the new path. For moving

@@ -41,27 +41,10 @@ class ConnectionSnapshot : public PinnedSnapshot {
 // A byte copy of `from` into the new file `to` (copy_file_range: no data
 // through user space where the file system allows).
 Status CopyFile(const std::string& from, const std::string& to) {
-  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return Status::IOError("open " + from + ": " + ErrnoMessage(errno));
   const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (out < 0) {
-    const int err = errno;
-    ::close(in);
-    return Status::IOError("create " + to + ": " + ErrnoMessage(err));
-  }
-  Status s;
-  for (;;) {
-    const ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 64 << 20, 0);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      s = Status::IOError("copy " + from + " to " + to + ": " + ErrnoMessage(errno));
-      break;
-    }
-  }
-  ::close(in);
-  ::close(out);
-  return s;
+  if (out < 0) return Status::IOError("create " + to + ": " + ErrnoMessage(errno));
+  ScopedFd closer(out);
+  return CopyFileBytes(from, out, to);
 }
 
 // BEGIN, then a read that starts the read transaction: the position and the

@@ -37,9 +37,7 @@ Result<ReplaySummary> ReplaySegments(const SegmentStore& store, const std::strin
   ReplaySummary summary;
   summary.first_sequence = chain.front().header.sequence;
   if (auto base = store.BasePath(summary.first_sequence)) {
-    auto bytes = ReadWholeFile(*base);
-    if (!bytes.ok()) return bytes.status().Wrap(context + ": base");
-    WALSHIP_RETURN_IF_ERROR(WriteFileAtomically(out_path, *bytes).Wrap(context + ": base"));
+    WALSHIP_RETURN_IF_ERROR(CopyFileAtomically(*base, out_path).Wrap(context + ": base"));
     summary.from_base = true;
   } else if (chain.front().header.db_pages_before != 0) {
     return Status::NotFound(context + ": segment " + std::to_string(summary.first_sequence) +

@@ -76,26 +76,10 @@ Result<size_t> ReadSome(int fd, char* out, size_t n, const std::string& path) {
   return done;
 }
 
-// The durable publish: `fill` writes the contents into DIR/tmp-NAME, which is
-// then fsynced, renamed to DIR/NAME and the folder fsynced. A crash at any
-// point leaves either no NAME or the complete one.
-Status PublishDurably(const std::string& dir, const std::string& name,
-                      const std::function<Status(int fd, const std::string& tmp)>& fill) {
-  const std::string tmp = dir + "/" + std::string(kTempPrefix) + name;
-  const std::string path = dir + "/" + name;
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IOError("create " + tmp + ": " + ErrnoMessage(errno));
-  Status s = fill(fd, tmp);
-  if (s.ok() && ::fsync(fd) != 0) s = Status::IOError("fsync " + tmp + ": " + ErrnoMessage(errno));
-  ::close(fd);
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    s = Status::IOError("rename " + tmp + " to " + path + ": " + ErrnoMessage(errno));
-  }
-  if (!s.ok()) {
-    ::unlink(tmp.c_str());  // best effort: a leftover temp file is ignored anyway
-    return s;
-  }
-  return FsyncDirectory(dir);
+// PublishFile through DIR/tmp-NAME: names with that prefix are no entries
+// of the store, so a temp file left by a crash is never listed.
+Status PublishDurably(const std::string& dir, const std::string& name, const FillFile& fill) {
+  return PublishFile(dir + "/" + name, dir + "/" + std::string(kTempPrefix) + name, fill);
 }
 
 // Whether the file at `path` holds exactly `bytes`.
@@ -136,25 +120,6 @@ Result<bool> SameContents(const std::string& a, const std::string& b) {
   ::close(fa);
   ::close(fb);
   return same;
-}
-
-Status CopyInto(int out_fd, const std::string& out_path, const std::string& src) {
-  int in = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return Status::IOError("open " + src + ": " + ErrnoMessage(errno));
-  std::string buf(kCopyChunk, '\0');
-  Status s;
-  for (;;) {
-    Result<size_t> n = ReadSome(in, buf.data(), buf.size(), src);
-    if (!n.ok()) {
-      s = n.status();
-      break;
-    }
-    if (*n == 0) break;
-    s = WriteAllTo(out_fd, buf.data(), *n, out_path);
-    if (!s.ok()) break;
-  }
-  ::close(in);
-  return s;
 }
 
 }  // namespace
@@ -231,7 +196,7 @@ Status SegmentStore::PublishBase(uint64_t sequence, const std::string& snapshot_
         .Wrap(context);
     return FsyncDirectory(dir_).Wrap(context);
   }
-  return PublishBaseFrom(sequence, [&](int fd, const std::string& tmp) { return CopyInto(fd, tmp, snapshot_path); });
+  return PublishBaseFrom(sequence, [&](int fd, const std::string& tmp) { return CopyFileBytes(snapshot_path, fd, tmp); });
 }
 
 Status SegmentStore::PublishBaseFrom(uint64_t sequence, const FillFile& fill) {

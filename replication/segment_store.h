@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "base/fs.h"
 #include "base/status.h"
 #include "replication/segment_codec.h"
 
@@ -64,8 +65,7 @@ class SegmentStore {
   Status PublishBase(uint64_t sequence, const std::string& snapshot_path);
   // The same, with `fill` writing the snapshot straight into the store's
   // temp file (no second copy); refused (kConflict) when the base exists.
-  using FillFile = std::function<Status(int fd, const std::string& tmp_path)>;
-  Status PublishBaseFrom(uint64_t sequence, const FillFile& fill);
+  Status PublishBaseFrom(uint64_t sequence, const FillFile& fill);  // FillFile: base/fs.h
   // The base snapshot's path for a chain-start segment, if the store has one.
   std::optional<std::string> BasePath(uint64_t sequence) const;
   // Moves a base no segment uses (superseded by a newer base before any

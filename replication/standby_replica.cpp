@@ -183,9 +183,7 @@ Status StandbyReplica::ResetToChainStart(const DecodedSegmentHeader& start, std:
   if (start.header.db_pages_before != 0) {
     auto base = store_->BasePath(sequence);
     if (!base) return Status::NotFound("the base of " + SegmentName(sequence) + " is not in the store");
-    auto bytes = ReadWholeFile(*base);
-    if (!bytes.ok()) return bytes.status();
-    WALSHIP_RETURN_IF_ERROR(WriteFileAtomically(replica_path_, *bytes));
+    WALSHIP_RETURN_IF_ERROR(CopyFileAtomically(*base, replica_path_));
   }
   auto applier = SegmentApplier::Open(replica_path_, start.header.page_size);
   if (!applier.ok()) return applier.status();

@@ -1,10 +1,12 @@
 #include "base/fs.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -106,6 +108,87 @@ TEST(WriteFileAtomicallyTest, MissingDirectoryIsAnIOErrorNamingTheTempFile) {
   Status s = WriteFileAtomically(tmp.Sub("missing/f"), "x");
   EXPECT_EQ(s.code(), Code::kIOError);
   EXPECT_EQ(s.message(), "create " + tmp.Sub("missing/f") + ".tmp: No such file or directory");
+}
+
+// A file bigger than one read buffer, every byte depending on its offset.
+std::string PatternBytes(size_t n) {
+  std::string bytes(n, '\0');
+  for (size_t i = 0; i < n; ++i) bytes[i] = static_cast<char>((i * 131 + i / 4096) & 0xff);
+  return bytes;
+}
+
+std::vector<std::string> FolderEntries(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST(CopyFileAtomicallyTest, CopiesEveryByteAndReplacesTheDestination) {
+  TempDir tmp;
+  const std::string bytes = PatternBytes(5 * 1024 * 1024 + 123);
+  WriteRaw(tmp.Sub("base"), bytes);
+  WriteRaw(tmp.Sub("replica.db"), "an older, shorter replica");
+  ASSERT_TRUE(CopyFileAtomically(tmp.Sub("base"), tmp.Sub("replica.db")).ok());
+  EXPECT_EQ(*ReadWholeFile(tmp.Sub("replica.db")), bytes);
+  EXPECT_EQ(*ReadWholeFile(tmp.Sub("base")), bytes);  // the source is left as it was
+  EXPECT_EQ(FolderEntries(tmp.path()), (std::vector<std::string>{"base", "replica.db"}));  // no temp file
+}
+
+TEST(CopyFileAtomicallyTest, EmptySource) {
+  TempDir tmp;
+  WriteRaw(tmp.Sub("empty"), "");
+  ASSERT_TRUE(CopyFileAtomically(tmp.Sub("empty"), tmp.Sub("copy")).ok());
+  EXPECT_EQ(*ReadWholeFile(tmp.Sub("copy")), "");
+}
+
+TEST(CopyFileAtomicallyTest, MissingSourceIsNotFoundAndChangesNothing) {
+  TempDir tmp;
+  WriteRaw(tmp.Sub("replica.db"), "keep me");
+  Status s = CopyFileAtomically(tmp.Sub("nope"), tmp.Sub("replica.db"));
+  EXPECT_EQ(s.code(), Code::kNotFound);
+  EXPECT_EQ(s.message(), tmp.Sub("nope") + ": no such file");
+  EXPECT_EQ(*ReadWholeFile(tmp.Sub("replica.db")), "keep me");
+  EXPECT_EQ(FolderEntries(tmp.path()), std::vector<std::string>{"replica.db"});
+}
+
+TEST(CopyFileAtomicallyTest, SourceThatCannotBeReadIsAnIOErrorAndLeavesNoTempFile) {
+  TempDir tmp;
+  ASSERT_TRUE(EnsureDirectory(tmp.Sub("a-folder")).ok());
+  WriteRaw(tmp.Sub("replica.db"), "keep me");
+  // A folder opens read-only, then copying from it fails (EISDIR).
+  Status s = CopyFileAtomically(tmp.Sub("a-folder"), tmp.Sub("replica.db"));
+  EXPECT_EQ(s.code(), Code::kIOError);
+  EXPECT_EQ(s.message(), "copy " + tmp.Sub("a-folder") + " to " + tmp.Sub("replica.db") + ".tmp: Is a directory");
+  EXPECT_EQ(*ReadWholeFile(tmp.Sub("replica.db")), "keep me");
+  EXPECT_EQ(FolderEntries(tmp.path()), (std::vector<std::string>{"a-folder", "replica.db"}));
+}
+
+TEST(CopyFileAtomicallyTest, CopiesAcrossFileSystems) {
+  // /dev/shm is a tmpfs: copy_file_range may refuse (EXDEV), and the copy
+  // then goes through memory.
+  if (!fs::is_directory("/dev/shm")) GTEST_SKIP() << "no /dev/shm";
+  TempDir tmp;
+  const std::string src = "/dev/shm/walship-copy-test-" + std::to_string(::getpid());
+  const std::string bytes = PatternBytes(3 * 1024 * 1024 + 7);
+  WriteRaw(src, bytes);
+  Status s = CopyFileAtomically(src, tmp.Sub("copy"));
+  fs::remove(src);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(*ReadWholeFile(tmp.Sub("copy")), bytes);
+}
+
+TEST(CopyFileBytesTest, WritesAtTheDescriptorsOffset) {
+  TempDir tmp;
+  WriteRaw(tmp.Sub("src"), "tail bytes");
+  WriteRaw(tmp.Sub("out"), "");
+  const int fd = ::open(tmp.Sub("out").c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ScopedFd closer(fd);
+  ASSERT_EQ(::write(fd, "head ", 5), 5);
+  ASSERT_TRUE(CopyFileBytes(tmp.Sub("src"), fd, tmp.Sub("out")).ok());
+  EXPECT_EQ(*ReadWholeFile(tmp.Sub("out")), "head tail bytes");
+  EXPECT_EQ(CopyFileBytes(tmp.Sub("missing"), fd, tmp.Sub("out")).code(), Code::kNotFound);
 }
 
 TEST(ReadWholeFileTest, MissingFileIsNotFound) {

@@ -103,7 +103,9 @@ class OnlineRestoreTest : public ::testing::Test {
     EXPECT_TRUE(r);
     if (!r) return json::object();
     EXPECT_EQ(r->status, want_status) << r->body;
-    if (r->status == 202) EXPECT_EQ(r->get_header_value("Location"), "/v1/status");
+    if (r->status == 202) {
+      EXPECT_EQ(r->get_header_value("Location"), "/v1/status");
+    }
     return ParseBody(r->body);
   }
 
