@@ -7,6 +7,9 @@
 //                                           --fetch-from` asks for them)
 //   POST /v1/admin/resync                   the standby starts over (standby)
 // And min_position on reads: "TIMELINE/TXID", as write responses carry it.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <charconv>
 #include <filesystem>
 
@@ -88,14 +91,61 @@ void PutSegment(RouteContext& ctx, const httplib::Request& req, httplib::Respons
   ReplyJson(res, 200, Dump(ReplicaStateJson(*state)));
 }
 
+// Writes a pushed body into the new file `path` as it arrives, up to
+// `max_bytes`; the file is removed when anything fails. A body that stops
+// arriving for body_timeout_ms is cut off (not its total time: a base may
+// take minutes).
+Status StreamBodyToFile(RouteContext& ctx, const httplib::ContentReader& reader, const std::string& path,
+                        int64_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError("create " + path + ": " + ErrnoMessage(errno));
+  const int64_t idle_ns = ctx.config.body_timeout_ms * 1'000'000;
+  int64_t last_ns = ctx.clock.MonotonicNanos();
+  int64_t received = 0;
+  Status stopped;
+  bool ok = reader([&](const char* data, size_t len) {
+    if (received + static_cast<int64_t>(len) > max_bytes) {
+      stopped = Status::TooLarge("request body is over the limit of " + std::to_string(max_bytes) + " bytes");
+      return false;
+    }
+    if (ctx.draining != nullptr && ctx.draining->load()) {
+      stopped = Status::Unavailable("the node is shutting down").WithReason("shutting_down");
+      return false;
+    }
+    const int64_t now = ctx.clock.MonotonicNanos();
+    if (now - last_ns > idle_ns) {
+      stopped = Status::DeadlineExceeded("request body stalled: nothing arrived for " +
+                                         std::to_string(ctx.config.body_timeout_ms) + " ms");
+      return false;
+    }
+    last_ns = now;
+    stopped = WriteAllAt(fd, std::string_view(data, len), received);
+    received += static_cast<int64_t>(len);
+    return stopped.ok();
+  });
+  ::close(fd);
+  if (stopped.ok() && !ok) stopped = Status::InvalidArgument("request body could not be read");
+  if (!stopped.ok()) ::unlink(path.c_str());
+  return stopped;
+}
+
+// A base is streamed to a temp file in the standby's segment folder, never
+// held in memory: it is the size of the database.
 void PutBase(RouteContext& ctx, const httplib::Request& req, httplib::Response& res,
              const httplib::ContentReader& reader) {
-  RequestBody body(ctx.body_budget);
-  StandbyReplica* replica = nullptr;
-  uint64_t sequence = 0;
-  if (!ReadPush(ctx, req, res, reader, "base", &body, &replica, &sequence)) return;
-  if (Status s = replica->ReceiveBase(sequence, body.text); !s.ok()) return ReplyError(res, s);
-  ReplyJson(res, 200, Dump(json{{"stored", true}, {"sequence", sequence}}));
+  // Refusals before the body is read close the connection (the body is left unread).
+  StandbyReplica* replica = StandbyOrReply(ctx, res);
+  if (replica == nullptr) return res.set_header("Connection", "close");
+  auto sequence = ParseSequence(req.matches[1]);
+  if (!sequence) return ReplyErrorAndClose(res, Status::InvalidArgument("base sequence must be a decimal number"));
+  const std::string receiving = replica->BaseReceivePath(*sequence);
+  if (Status s = StreamBodyToFile(ctx, reader, receiving, ctx.config.replication_max_base_bytes); !s.ok()) {
+    return ReplyBodyError(res, s);
+  }
+  Status s = replica->ReceiveBaseFile(*sequence, receiving);
+  ::unlink(receiving.c_str());  // the store made its own copy
+  if (!s.ok()) return ReplyError(res, s);
+  ReplyJson(res, 200, Dump(json{{"stored", true}, {"sequence", *sequence}}));
 }
 
 // The file as the store holds it: the caller checks it like any other copy.

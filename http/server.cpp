@@ -36,8 +36,9 @@ const std::vector<KnownRoute>& KnownRoutes() {
       {std::regex("/metrics"), "GET"},
       {std::regex("/v1/replication/position"), "GET"},
       {std::regex("/v1/admin/resync"), "POST"},
-      {std::regex("/v1/replication/segments/[\\s\\S]*"), "PUT"},
-      {std::regex("/v1/replication/bases/[\\s\\S]*"), "PUT"},
+      // Only what the routes match: /v1/replication/bases/five is no route.
+      {std::regex("/v1/replication/segments/[0-9]+"), "GET, PUT"},
+      {std::regex("/v1/replication/bases/[0-9]+"), "PUT"},
   };
   return kRoutes;
 }
@@ -108,6 +109,7 @@ bool RequestBody::Append(const char* data, size_t len) {
 }
 
 int64_t BodyLimitFor(const Config& config, const std::string& path) {
+  if (path.rfind("/v1/replication/bases/", 0) == 0) return config.replication_max_base_bytes;
   if (path.rfind("/v1/replication/", 0) == 0) return config.replication_max_segment_bytes;
   return config.max_body_bytes;
 }
@@ -170,7 +172,8 @@ HttpServer::HttpServer(RouteContext ctx)
   svr_.set_keep_alive_timeout(static_cast<time_t>(c.keep_alive_timeout_s));
   svr_.set_read_timeout(c.read_timeout_ms / 1000, (c.read_timeout_ms % 1000) * 1000);
   svr_.set_write_timeout(c.write_timeout_ms / 1000, (c.write_timeout_ms % 1000) * 1000);
-  svr_.set_payload_max_length(static_cast<size_t>(std::max(c.max_body_bytes, c.replication_max_segment_bytes)));
+  svr_.set_payload_max_length(
+      static_cast<size_t>(std::max({c.max_body_bytes, c.replication_max_segment_bytes, c.replication_max_base_bytes})));
   InstallHooks();
   RegisterArchiveRoutes(svr_, ctx_);
   RegisterBatchRoute(svr_, ctx_);

@@ -1,6 +1,12 @@
 #include "http/standby_link.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
+
+#include "base/fs.h"
 
 namespace walship::http {
 
@@ -74,10 +80,30 @@ Result<StandbyPosition> HttpStandbyLink::PushSegment(uint64_t sequence, const st
   return PositionOf(result->body, what);
 }
 
-Status HttpStandbyLink::PushBase(uint64_t sequence, const std::string& bytes) {
+Status HttpStandbyLink::PushBase(uint64_t sequence, const std::string& file) {
   const std::string path = "/v1/replication/bases/" + std::to_string(sequence);
-  auto result = client_->Put(path.c_str(), PushHeaders(), bytes, "application/octet-stream");
-  if (!result || result->status != 200) return StatusOf(result, "PUT " + url_ + path);
+  const std::string what = "PUT " + url_ + path;
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError(what + ": open " + file + ": " + ErrnoMessage(errno));
+  ScopedFd closer(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Status::IOError(what + ": stat " + file + ": " + ErrnoMessage(errno));
+  // The body is read from the file as httplib sends it, 1 MiB at a time.
+  Status read_failure;
+  std::string chunk;
+  auto provide = [&](size_t offset, size_t length, httplib::DataSink& sink) {
+    chunk.resize(std::min<size_t>(length, 1 << 20));
+    const ssize_t n = ::pread(fd, chunk.data(), chunk.size(), static_cast<off_t>(offset));
+    if (n <= 0) {
+      read_failure = Status::IOError(what + ": read " + file + " at byte " + std::to_string(offset) + ": " +
+                                     (n < 0 ? ErrnoMessage(errno) : std::string("the file got shorter")));
+      return false;
+    }
+    return sink.write(chunk.data(), static_cast<size_t>(n));
+  };
+  auto result = client_->Put(path, PushHeaders(), static_cast<size_t>(st.st_size), provide, "application/octet-stream");
+  if (!read_failure.ok()) return read_failure;
+  if (!result || result->status != 200) return StatusOf(result, what);
   return Status::Ok();
 }
 

@@ -23,7 +23,7 @@ class HttpStandbyLink final : public StandbyLink {
 
   Result<StandbyPosition> FetchPosition() override;
   Result<StandbyPosition> PushSegment(uint64_t sequence, const std::string& bytes) override;
-  Status PushBase(uint64_t sequence, const std::string& bytes) override;
+  Status PushBase(uint64_t sequence, const std::string& path) override;
   std::string Describe() const override { return url_; }
 
  private:

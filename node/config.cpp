@@ -137,6 +137,7 @@ std::map<std::string, Setter> SettingsFor(Config* c) {
       {"replication.min_position_wait_ms", IntSetting(&c->replication_min_position_wait_ms, 0, 60000)},
       {"replication.snapshot_after_bytes", IntSetting(&c->replication_snapshot_after_bytes, -1, 1ll << 50)},
       {"replication.max_segment_bytes", IntSetting(&c->replication_max_segment_bytes, 1 << 20, 1ll << 30)},
+      {"replication.max_base_bytes", IntSetting(&c->replication_max_base_bytes, 1 << 20, 1ll << 50)},
       {"backup.dir", StringSetting([c](const std::string& v) -> Status {
          c->backup_dir = v;  // empty: DATA/backups
          return Status::Ok();
@@ -202,7 +203,7 @@ Status Validate(const Config& c) {
     return Status::InvalidArgument("limits.max_inflight_body_bytes (" + std::to_string(c.max_inflight_body_bytes) +
                                    ") is below replication.max_segment_bytes (" +
                                    std::to_string(c.replication_max_segment_bytes) +
-                                   "): this standby could never receive a segment or snapshot of that size");
+                                   "): this standby could never receive a segment of that size");
   }
   if (c.replication_retry_initial_ms > c.replication_retry_max_ms) {
     return Status::InvalidArgument("replication.retry_initial_ms is above replication.retry_max_ms");

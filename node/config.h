@@ -63,7 +63,9 @@ struct Config {
   int64_t replication_retry_max_ms = 5000;      // the backoff doubles up to this
   int64_t replication_push_timeout_ms = 30000;  // one push, connect to answer
   int64_t replication_min_position_wait_ms = 2000;  // a read's min_position waits this long at most
-  int64_t replication_max_segment_bytes = 256ll << 20;  // a pushed segment or base, at most
+  int64_t replication_max_segment_bytes = 256ll << 20;  // a pushed segment, at most
+  // A pushed base snapshot, at most: streamed to disk, never held in memory.
+  int64_t replication_max_base_bytes = 64ll << 30;
   // A standby starting over gets a snapshot rather than a replay of more than
   // this many bytes of segments; -1: always replay.
   int64_t replication_snapshot_after_bytes = 64ll << 20;

@@ -302,10 +302,8 @@ Status SegmentShipper::PushFrom(const std::vector<SegmentFileEntry>& entries, si
     if (h->header.chain_start() && h->header.db_pages_before != 0) {
       auto base_path = store_.BasePath(e.sequence);
       if (!base_path) return Status::NotFound("ship " + what + ": its base is not in the store");
-      auto base = ReadWholeFile(*base_path);
-      if (!base.ok()) return base.status().Wrap("ship the base of " + what);
-      WALSHIP_RETURN_IF_ERROR(link_.PushBase(e.sequence, *base).Wrap("ship the base of " + what));
-      shipped_bytes_.Add(base->size());
+      WALSHIP_RETURN_IF_ERROR(link_.PushBase(e.sequence, *base_path).Wrap("ship the base of " + what));
+      shipped_bytes_.Add(static_cast<uint64_t>(FileSizeOrZero(*base_path)));
     }
     auto p = link_.PushSegment(e.sequence, *bytes);
     if (!p.ok()) return p.status().Wrap("ship " + what + " to " + link_.Describe());

@@ -51,7 +51,9 @@ class StandbyLink {
   // Pushes a segment file's bytes; the standby's position after it. A push
   // the standby refuses as out of order is kConflict, reason "out_of_order".
   virtual Result<StandbyPosition> PushSegment(uint64_t sequence, const std::string& bytes) = 0;
-  virtual Status PushBase(uint64_t sequence, const std::string& bytes) = 0;
+  // Pushes the base snapshot file at `path` (streamed: it is the size of
+  // the database).
+  virtual Status PushBase(uint64_t sequence, const std::string& path) = 0;
   virtual std::string Describe() const = 0;  // the standby's URL, for logs
 };
 

@@ -207,6 +207,12 @@ Status SegmentStore::PublishBaseFrom(uint64_t sequence, const FillFile& fill) {
   return PublishDurably(dir_, BaseFileName(sequence), fill).Wrap(context);
 }
 
+Result<bool> SegmentStore::BaseHolds(uint64_t sequence, const std::string& path) const {
+  std::optional<std::string> existing = BasePath(sequence);
+  if (!existing) return Status::NotFound("the store holds no " + BaseFileName(sequence));
+  return SameContents(*existing, path);
+}
+
 std::optional<std::string> SegmentStore::BasePath(uint64_t sequence) const {
   std::string path = dir_ + "/" + BaseFileName(sequence);
   struct stat st {};

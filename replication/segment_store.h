@@ -66,6 +66,9 @@ class SegmentStore {
   // The same, with `fill` writing the snapshot straight into the store's
   // temp file (no second copy); refused (kConflict) when the base exists.
   Status PublishBaseFrom(uint64_t sequence, const FillFile& fill);  // FillFile: base/fs.h
+  // Whether the store's base for `sequence` holds exactly the bytes of the
+  // file at `path` (read in chunks). kNotFound when the store has no base.
+  Result<bool> BaseHolds(uint64_t sequence, const std::string& path) const;
   // The base snapshot's path for a chain-start segment, if the store has one.
   std::optional<std::string> BasePath(uint64_t sequence) const;
   // Moves a base no segment uses (superseded by a newer base before any

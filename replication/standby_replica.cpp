@@ -7,6 +7,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 
 #include "base/fs.h"
 #include "base/log.h"
@@ -45,6 +47,23 @@ StandbyReplica::StandbyReplica(std::string replica_path, std::string segments_di
                                           "Time to apply one segment to the replica and fsync it",
                                           LatencyBuckets())) {}
 
+namespace {
+
+// A base push cut off by a crash leaves its temp file (BaseReceivePath):
+// bytes still in transit, never data of this node, as big as a database.
+void RemoveUnfinishedReceives(const std::string& segments_dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(segments_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!name.starts_with("tmp-receive-")) continue;
+    std::error_code rm;
+    std::filesystem::remove(e.path(), rm);
+    LogInfo("removed an unfinished base push", {{"path", e.path().string()}, {"error", rm ? rm.message() : "none"}});
+  }
+}
+
+}  // namespace
+
 Result<std::unique_ptr<StandbyReplica>> StandbyReplica::Open(const std::string& replica_path,
                                                              const std::string& segments_dir,
                                                              const std::string& quarantine_dir, Clock& clock,
@@ -57,6 +76,7 @@ Result<std::unique_ptr<StandbyReplica>> StandbyReplica::Open(const std::string& 
   }
   auto store = SegmentStore::Open(segments_dir);
   if (!store.ok()) return store.status().Wrap(context);
+  RemoveUnfinishedReceives(segments_dir);
   std::unique_ptr<StandbyReplica> r(
       new StandbyReplica(replica_path, segments_dir, quarantine_dir, std::move(store).value(), clock, metrics));
   std::lock_guard lock(r->mu_);
@@ -261,40 +281,66 @@ Status StandbyReplica::CheckFollows(const DecodedSegmentHeader& d) const {
   return Status::Ok();
 }
 
-Status StandbyReplica::ReceiveBase(uint64_t sequence, std::string_view bytes) {
+std::string StandbyReplica::BaseReceivePath(uint64_t sequence) const {
+  // segments_dir_, not store_->dir(): the store object is replaced by a
+  // resync, the folder's name is not.
+  // A number of its own per call: two pushes of one base never share a file.
+  return segments_dir_ + "/tmp-receive-" + std::to_string(receive_counter_.fetch_add(1)) + "-" +
+         SegmentStore::BaseFileName(sequence);
+}
+
+namespace {
+
+// At least one page, starting with SQLite's magic.
+Result<bool> LooksLikeSqliteDatabase(const std::string& path, int64_t size) {
+  static constexpr std::string_view kSqliteMagic("SQLite format 3\0", 16);
+  if (size < 512) return false;
+  std::ifstream f(path, std::ios::binary);
+  std::string head(kSqliteMagic.size(), '\0');
+  if (!f.read(head.data(), static_cast<std::streamsize>(head.size()))) {
+    return Status::IOError("read " + path + ": cannot read its first " + std::to_string(head.size()) + " bytes");
+  }
+  return head == kSqliteMagic;
+}
+
+}  // namespace
+
+Status StandbyReplica::ReceiveBaseFile(uint64_t sequence, const std::string& path) {
   std::lock_guard lock(mu_);
   const std::string context = "receive the base of " + SegmentName(sequence);
   if (!failure_.ok()) return failure_;
-  bytes_received_.Add(bytes.size());
-  static constexpr std::string_view kSqliteMagic("SQLite format 3\0", 16);
-  if (bytes.size() < 512 || bytes.substr(0, kSqliteMagic.size()) != kSqliteMagic) {
+  const int64_t size = FileSizeOrZero(path);
+  bytes_received_.Add(static_cast<uint64_t>(size));
+  auto sqlite = LooksLikeSqliteDatabase(path, size);
+  if (!sqlite.ok()) return sqlite.status().Wrap(context);
+  if (!*sqlite) {
     rejected_.Add();
     return Status::Corruption(context + ": the bytes are not an SQLite database").WithReason("segment_corrupt");
   }
   if (applied_ && sequence <= applied_->header.sequence) {
     // A segment at or before it is applied: the replica no longer needs it,
     // and one already used must stay as it is.
-    if (auto existing = store_->BasePath(sequence)) {
-      auto stored = ReadWholeFile(*existing);
-      if (stored.ok() && *stored == bytes) return Status::Ok();
+    if (store_->BasePath(sequence)) {
+      auto same = store_->BaseHolds(sequence, path);
+      if (same.ok() && *same) return Status::Ok();
     }
     rejected_.Add();
     return Status::Conflict(context + ": this standby has applied segment " +
                             std::to_string(applied_->header.sequence) + " already")
         .WithReason("segment_conflict");
   }
-  if (auto existing = store_->BasePath(sequence)) {
-    auto stored = ReadWholeFile(*existing);
-    if (!stored.ok()) return stored.status().Wrap(context);
-    if (*stored == bytes) return Status::Ok();  // pushed again
+  if (store_->BasePath(sequence)) {
+    auto same = store_->BaseHolds(sequence, path);
+    if (!same.ok()) return same.status().Wrap(context);
+    if (*same) return Status::Ok();  // pushed again
     // Not yet used by a stored segment (else the primary would not resend
     // it): the primary made it again; keep the old one aside.
     auto moved = store_->QuarantineBase(sequence, clock_.NowUnixMillis());
     if (!moved.ok()) return Fail(moved.status().Wrap(context));
   }
-  Status s = store_->PublishBaseFrom(sequence, [&](int fd, const std::string&) { return WriteAllAt(fd, bytes, 0); });
+  Status s = store_->PublishBase(sequence, path);
   if (!s.ok()) return Fail(s.Wrap(context));
-  LogInfo("standby stored a base snapshot", {{"sequence", sequence}, {"bytes", bytes.size()}});
+  LogInfo("standby stored a base snapshot", {{"sequence", sequence}, {"bytes", size}});
   return Status::Ok();
 }
 

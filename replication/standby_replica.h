@@ -78,8 +78,14 @@ class StandbyReplica {
                                                       const std::string& quarantine_dir, Clock& clock,
                                                       MetricsRegistry& metrics);
 
-  // A base snapshot the chain-start segment `sequence` will apply onto.
-  Status ReceiveBase(uint64_t sequence, std::string_view bytes);
+  // A base snapshot the chain-start segment `sequence` will apply onto, in
+  // the complete file at `path` (streamed there by the caller: a base is
+  // the size of the database). The store keeps its own copy; `path` is
+  // left to the caller.
+  Status ReceiveBaseFile(uint64_t sequence, const std::string& path);
+  // Where a caller streams a pushed base before ReceiveBaseFile: a temp
+  // file in the segment store's folder, which the store never lists.
+  std::string BaseReceivePath(uint64_t sequence) const;
   // A segment's file bytes; the state after it (see the header comment).
   Result<ReplicaState> Receive(uint64_t sequence, std::string_view bytes);
 
@@ -137,6 +143,7 @@ class StandbyReplica {
 
   const std::string replica_path_;
   const std::string segments_dir_;
+  mutable std::atomic<uint64_t> receive_counter_{0};  // names BaseReceivePath's files
   const std::string quarantine_dir_;
   std::unique_ptr<SegmentStore> store_;
   Clock& clock_;

@@ -9,7 +9,11 @@
 // catches up with no gap when it comes back; one whose data folder is
 // deleted is rebuilt from the primary's segment store.
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -24,6 +28,7 @@
 #include <vector>
 
 #include "base/sha256.h"
+#include "replication/segment_store.h"
 #include "tests/support/failure_log.h"
 #include "tests/support/node_process.h"
 #include "tests/support/run_helpers.h"
@@ -62,9 +67,11 @@ struct Row {
 
 class StandbyTest : public ::testing::Test {
  protected:
-  std::unique_ptr<NodeProcess> StartStandby(int port = 0, std::vector<std::string> env = {}) {
+  std::unique_ptr<NodeProcess> StartStandby(int port = 0, std::vector<std::string> env = {},
+                                            const std::string& config_toml = "") {
     NodeOptions o;
     o.env = std::move(env);
+    o.config_toml = config_toml;
     o.data_dir = tmp_.Sub("standby");
     o.listen = "127.0.0.1:" + std::to_string(port);
     o.extra_args = {"--role", "standby"};
@@ -382,7 +389,10 @@ TEST_F(StandbyTest, AStandbyWhoseDataIsDeletedReplaysThePrimarysChain) {
 }
 
 TEST_F(StandbyTest, AStandbyWhoseDataIsDeletedStartsOverFromASnapshot) {
-  standby_ = StartStandby();
+  // Segments up to 1 MiB only: the snapshot (several MiB) is streamed to the
+  // standby's disk, under replication.max_base_bytes, not held in memory.
+  const std::string small_pushes = "[replication]\nmax_segment_bytes = 1048576\n";
+  standby_ = StartStandby(0, {}, small_pushes);
   ASSERT_NE(standby_, nullptr);
   const int standby_port = standby_->port();
   primary_ = StartPrimary(standby_->url(), "snapshot_after_bytes = 0\n");  // never replay
@@ -397,7 +407,7 @@ TEST_F(StandbyTest, AStandbyWhoseDataIsDeletedStartsOverFromASnapshot) {
   std::atomic<bool> stop{false};
   std::thread load([&] { Load("third", 2, 1 << 30, &stop); });
   StopLoadOnExit load_guard{stop, load};
-  standby_ = StartStandby(standby_port);
+  standby_ = StartStandby(standby_port, {}, small_pushes);
   ASSERT_NE(standby_, nullptr);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   stop = true;
@@ -410,7 +420,11 @@ TEST_F(StandbyTest, AStandbyWhoseDataIsDeletedStartsOverFromASnapshot) {
   EXPECT_EQ(GetJson(*primary_, "/v1/status")["segments"].value("bases", -1), 2);
   int bases = 0;
   for (const auto& e : std::filesystem::directory_iterator(tmp_.Sub("standby/segments"))) {
-    if (e.path().filename().string().starts_with("base-")) ++bases;
+    const std::string name = e.path().filename().string();
+    EXPECT_FALSE(name.starts_with("tmp-")) << name << ": a base push left its temp file";
+    if (!name.starts_with("base-")) continue;
+    ++bases;
+    EXPECT_GT(std::filesystem::file_size(e.path()), 1048576u) << "the snapshot fits a segment push: test nothing";
   }
   EXPECT_EQ(bases, 1) << "the standby did not start on a snapshot";
   EXPECT_NE(Slurp(standby_->log_path()).find("standby stored a base snapshot"), std::string::npos);
@@ -610,6 +624,67 @@ TEST_F(StandbyTest, RolesAreKeptApartWithNamedErrors) {
   auto on_primary = primary_->Client()->Post("/v1/admin/resync", "", "application/json");
   ASSERT_TRUE(on_primary);
   EXPECT_EQ(on_primary->status, 409);
+}
+
+TEST_F(StandbyTest, BasePushesAreStreamedAndRefusedWithNamedErrors) {
+  standby_ = StartStandby(0, {}, "[replication]\nmax_base_bytes = 1048576\n");
+  ASSERT_NE(standby_, nullptr);
+  auto client = standby_->Client();
+  auto error_of = [](const httplib::Result& r) { return ParseBody(r->body)["error"]; };
+
+  // Over replication.max_base_bytes: refused from its Content-Length, before
+  // any of the body is sent (a raw socket: the body is never written).
+  {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(standby_->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const std::string head =
+        "PUT /v1/replication/bases/5 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1048577\r\n\r\n";
+    ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+    std::string answer;
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 413")) << answer;
+    EXPECT_NE(answer.find("request body is 1048577 bytes, over the limit of 1048576"), std::string::npos) << answer;
+  }
+  // Not a database: refused, nothing stored.
+  auto junk = standby_->Client()->Put("/v1/replication/bases/5", std::string(8192, 'j'), "application/octet-stream");
+  ASSERT_TRUE(junk);
+  EXPECT_EQ(junk->status, 422);
+  EXPECT_EQ(error_of(junk).value("message", ""),
+            "receive the base of segment 5: the bytes are not an SQLite database");
+  auto bad = standby_->Client()->Put("/v1/replication/bases/99999999999999999999999", "x", "application/octet-stream");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(error_of(bad).value("message", ""), "base sequence must be a decimal number");
+  auto no_route = standby_->Client()->Put("/v1/replication/bases/five", "x", "application/octet-stream");
+  ASSERT_TRUE(no_route);
+  EXPECT_EQ(no_route->status, 404);
+  EXPECT_EQ(error_of(no_route).value("message", ""), "no route for PUT /v1/replication/bases/five");
+  // A database file up to the limit is stored byte for byte.
+  std::string db(8192, '\0');
+  db.replace(0, 16, std::string("SQLite format 3\0", 16));
+  for (size_t i = 100; i < db.size(); ++i) db[i] = static_cast<char>(i * 7);
+  auto ok = standby_->Client()->Put("/v1/replication/bases/5", db, "application/octet-stream");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  EXPECT_EQ(Slurp(tmp_.Sub("standby/segments/") + SegmentStore::BaseFileName(5)), db);
+  for (const auto& e : std::filesystem::directory_iterator(tmp_.Sub("standby/segments"))) {
+    EXPECT_FALSE(e.path().filename().string().starts_with("tmp-")) << e.path() << " was left behind";
+  }
+
+  // A primary takes no bases, and says so before reading the body.
+  primary_ = StartPrimary(standby_->url());
+  ASSERT_NE(primary_, nullptr);
+  auto to_primary = primary_->Client()->Put("/v1/replication/bases/5", db, "application/octet-stream");
+  ASSERT_TRUE(to_primary);
+  EXPECT_EQ(to_primary->status, 409);
+  EXPECT_EQ(error_of(to_primary).value("code", ""), "not_standby");
 }
 
 }  // namespace

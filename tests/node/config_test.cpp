@@ -381,7 +381,8 @@ TEST(ConfigTest, ReplicationSection) {
   EXPECT_EQ(d->replication_mode, "async");
   auto c = ParseConfig(
       "[replication]\nrole = \"standby\"\nprimary = \"http://10.0.0.5:7070/\"\nretry_initial_ms = 50\n"
-      "retry_max_ms = 60000\npush_timeout_ms = 1000\nmin_position_wait_ms = 0\nmax_segment_bytes = 1048576\n",
+      "retry_max_ms = 60000\npush_timeout_ms = 1000\nmin_position_wait_ms = 0\nmax_segment_bytes = 1048576\n"
+      "max_base_bytes = 2199023255552\n",
       kOrigin);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_TRUE(c->standby());
@@ -391,6 +392,10 @@ TEST(ConfigTest, ReplicationSection) {
   EXPECT_EQ(c->replication_push_timeout_ms, 1000);
   EXPECT_EQ(c->replication_min_position_wait_ms, 0);
   EXPECT_EQ(c->replication_max_segment_bytes, 1048576);
+  EXPECT_EQ(c->replication_max_base_bytes, 2199023255552);  // 2 TiB: bases are streamed to disk
+  EXPECT_EQ(d->replication_max_base_bytes, 64ll << 30);
+  EXPECT_EQ(ParseError("[replication]\nmax_base_bytes = 1000\n").message(),
+            "config t.toml: replication.max_base_bytes: must be between 1048576 and 1125899906842624, got 1000");
   EXPECT_EQ(ParseError("[replication]\nrole = \"leader\"\n").message(),
             "config t.toml: replication.role: must be \"primary\" or \"standby\", got \"leader\"");
   EXPECT_EQ(ParseError("[replication]\nstandby = \"https://b:1\"\n").message(),
@@ -432,7 +437,7 @@ TEST(ConfigTest, ReplicationPeersMustFitTheRole) {
   EXPECT_EQ(budget.status().message(),
             "config " + small +
                 ": limits.max_inflight_body_bytes (1048576) is below replication.max_segment_bytes (268435456): "
-                "this standby could never receive a segment or snapshot of that size");
+                "this standby could never receive a segment of that size");
   ConfigOverrides sync_alone;
   sync_alone.replication_mode = "sync";
   auto s = LoadConfig(std::nullopt, sync_alone);

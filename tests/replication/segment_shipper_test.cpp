@@ -34,10 +34,10 @@ class InProcessLink final : public StandbyLink {
     if (!state.ok()) return state.status();
     return PositionOf(*state);
   }
-  Status PushBase(uint64_t sequence, const std::string& bytes) override {
+  Status PushBase(uint64_t sequence, const std::string& path) override {
     WALSHIP_RETURN_IF_ERROR(MaybeFail());
     bases_.push_back(sequence);
-    return replica_.ReceiveBase(sequence, bytes);
+    return replica_.ReceiveBaseFile(sequence, path);
   }
   std::string Describe() const override { return "in-process standby"; }
 

@@ -443,6 +443,69 @@ TEST_F(StandbyReplicaTest, AReplicaDamagedOnDiskIsRebuiltAndTheDamagedFileKeptIn
   EXPECT_TRUE(*kept == damaged) << "the quarantined file is not the damaged replica";
 }
 
+// A base arrives as a file (the HTTP route streams it there first).
+TEST_F(StandbyReplicaTest, ABaseFileIsStoredCheckedAndKeptAsSentOnly) {
+  auto r = OpenReplica();
+  ASSERT_NE(r, nullptr);
+  const std::string store_dir = tmp_.Sub("standby/segments");
+  // Not SQLite: refused, with the exact error, and nothing stored.
+  const std::string junk = tmp_.Sub("junk.bin");
+  ASSERT_TRUE(WriteFileAtomically(junk, std::string(4096, 'j')).ok());
+  Status s = r->ReceiveBaseFile(3, junk);
+  EXPECT_EQ(s.code(), Code::kCorruption);
+  EXPECT_EQ(s.message(), "receive the base of segment 3: the bytes are not an SQLite database");
+  EXPECT_EQ(s.reason(), "segment_corrupt");
+  EXPECT_FALSE(std::filesystem::exists(store_dir + "/" + SegmentStore::BaseFileName(3)));
+  // Shorter than a page: refused the same way.
+  const std::string stub = tmp_.Sub("stub.bin");
+  ASSERT_TRUE(WriteFileAtomically(stub, std::string("SQLite format 3\0", 16)).ok());
+  EXPECT_EQ(r->ReceiveBaseFile(3, stub).code(), Code::kCorruption);
+
+  // A database file: stored byte for byte; the file sent is left as it was.
+  StartNewDatabase();
+  PutRows("a", 200, 900);
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  CloseWriter();
+  const std::string sent = tmp_.Sub("sent.db");
+  ASSERT_TRUE(CopyFileAtomically(db_path_, sent).ok());
+  ASSERT_TRUE(r->ReceiveBaseFile(3, sent).ok());
+  const std::string stored = store_dir + "/" + SegmentStore::BaseFileName(3);
+  EXPECT_EQ(*ReadWholeFile(stored), *ReadWholeFile(sent));
+  EXPECT_TRUE(std::filesystem::exists(sent));
+  // Pushed again: a no-op. Other bytes for it: the old base goes to quarantine.
+  ASSERT_TRUE(r->ReceiveBaseFile(3, sent).ok());
+  std::string other = *ReadWholeFile(sent);
+  other[other.size() - 1] ^= 0x01;
+  ASSERT_TRUE(WriteFileAtomically(tmp_.Sub("other.db"), other).ok());
+  ASSERT_TRUE(r->ReceiveBaseFile(3, tmp_.Sub("other.db")).ok());
+  EXPECT_EQ(*ReadWholeFile(stored), other);
+  int kept = 0;
+  for (const auto& e : std::filesystem::directory_iterator(store_dir + "/quarantine")) {
+    ++kept;
+    EXPECT_EQ(*ReadWholeFile(e.path().string()), *ReadWholeFile(sent)) << e.path();
+  }
+  EXPECT_EQ(kept, 1);
+}
+
+TEST_F(StandbyReplicaTest, AnUnfinishedBasePushIsRemovedAtStartUpAndNothingElse) {
+  {
+    auto r = OpenReplica();
+    ASSERT_NE(r, nullptr);
+    const std::string receiving = r->BaseReceivePath(7);
+    EXPECT_EQ(std::filesystem::path(receiving).parent_path().string(), tmp_.Sub("standby/segments"));
+    EXPECT_NE(r->BaseReceivePath(7), receiving);  // each push has a file of its own
+    ASSERT_TRUE(WriteFileAtomically(receiving, std::string(10000, 'p')).ok());
+    ASSERT_TRUE(WriteFileAtomically(tmp_.Sub("standby/segments/tmp-other"), "x").ok());
+  }
+  auto r = OpenReplica();
+  ASSERT_NE(r, nullptr);
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(tmp_.Sub("standby/segments"))) {
+    names.push_back(e.path().filename().string());
+  }
+  EXPECT_EQ(names, std::vector<std::string>{"tmp-other"});
+}
+
 TEST_F(StandbyReplicaTest, AFolderWithAWalIsAPrimarysAndIsRefused) {
   ASSERT_TRUE(EnsureDirectory(tmp_.Sub("standby")).ok());
   ASSERT_TRUE(WriteFileAtomically(ReplicaPath() + "-wal", std::string(100, 'w')).ok());
