@@ -42,13 +42,15 @@ json ReplicaStateJson(const ReplicaState& s) {
 }
 
 // The standby's replica, or an answer saying this node is none.
+Status NotStandby() {
+  return Status::Conflict("this node is a primary: it takes no segments (is the primary's "
+                          "replication.standby pointing at a primary?)")
+      .WithReason("not_standby");
+}
+
 StandbyReplica* StandbyOrReply(RouteContext& ctx, httplib::Response& res) {
   StandbyReplica* replica = ctx.store.replica();
-  if (replica == nullptr) {
-    ReplyError(res, Status::Conflict("this node is a primary: it takes no segments (is the primary's "
-                                     "replication.standby pointing at a primary?)")
-                        .WithReason("not_standby"));
-  }
+  if (replica == nullptr) ReplyError(res, NotStandby());
   return replica;
 }
 
@@ -119,7 +121,7 @@ Status StreamBodyToFile(RouteContext& ctx, const httplib::ContentReader& reader,
       return false;
     }
     last_ns = now;
-    stopped = WriteAllAt(fd, std::string_view(data, len), received);
+    stopped = WriteAllAt(fd, std::string_view(data, len), received).Wrap("write " + path);
     received += static_cast<int64_t>(len);
     return stopped.ok();
   });
@@ -133,17 +135,27 @@ Status StreamBodyToFile(RouteContext& ctx, const httplib::ContentReader& reader,
 // held in memory: it is the size of the database.
 void PutBase(RouteContext& ctx, const httplib::Request& req, httplib::Response& res,
              const httplib::ContentReader& reader) {
-  // Refusals before the body is read close the connection (the body is left unread).
-  StandbyReplica* replica = StandbyOrReply(ctx, res);
-  if (replica == nullptr) return res.set_header("Connection", "close");
+  // Refusals before the body is read close the connection: the unread body
+  // must never be parsed as requests.
+  StandbyReplica* replica = ctx.store.replica();
+  if (replica == nullptr) return ReplyErrorAndClose(res, NotStandby());
   auto sequence = ParseSequence(req.matches[1]);
   if (!sequence) return ReplyErrorAndClose(res, Status::InvalidArgument("base sequence must be a decimal number"));
+  if (!replica->TryBeginBaseReceive()) {
+    return ReplyErrorAndClose(res, Status::Unavailable("another base push is being received; try again when it ends")
+                                       .WithReason("base_push_running"));
+  }
+  struct EndReceive {
+    StandbyReplica* r;
+    ~EndReceive() { r->EndBaseReceive(); }
+  } end_receive{replica};
+  const std::string context = "receive the base of " + SegmentStore::BaseFileName(*sequence);
   const std::string receiving = replica->BaseReceivePath(*sequence);
   if (Status s = StreamBodyToFile(ctx, reader, receiving, ctx.config.replication_max_base_bytes); !s.ok()) {
-    return ReplyBodyError(res, s);
+    return ReplyBodyError(res, s.code() == Code::kIOError ? s.Wrap(context) : s);
   }
   Status s = replica->ReceiveBaseFile(*sequence, receiving);
-  ::unlink(receiving.c_str());  // the store made its own copy
+  ::unlink(receiving.c_str());  // gone already when stored (renamed into the store)
   if (!s.ok()) return ReplyError(res, s);
   ReplyJson(res, 200, Dump(json{{"stored", true}, {"sequence", *sequence}}));
 }

@@ -99,7 +99,9 @@ Status HttpStandbyLink::PushBase(uint64_t sequence, const std::string& file) {
                                      (n < 0 ? ErrnoMessage(errno) : std::string("the file got shorter")));
       return false;
     }
-    return sink.write(chunk.data(), static_cast<size_t>(n));
+    // httplib notes a failed write itself (and reports it as one).
+    sink.write(chunk.data(), static_cast<size_t>(n));
+    return true;
   };
   auto result = client_->Put(path, PushHeaders(), static_cast<size_t>(st.st_size), provide, "application/octet-stream");
   if (!read_failure.ok()) return read_failure;

@@ -207,6 +207,23 @@ Status SegmentStore::PublishBaseFrom(uint64_t sequence, const FillFile& fill) {
   return PublishDurably(dir_, BaseFileName(sequence), fill).Wrap(context);
 }
 
+Status SegmentStore::AdoptBase(uint64_t sequence, const std::string& path) {
+  const std::string context = "adopt " + path + " as the base snapshot for segment " + std::to_string(sequence);
+  if (BasePath(sequence)) return Status::Conflict("the store already holds " + BaseFileName(sequence)).Wrap(context);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError("open: " + ErrnoMessage(errno)).Wrap(context);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status::IOError("fsync: " + ErrnoMessage(err)).Wrap(context);
+  const std::string to = dir_ + "/" + BaseFileName(sequence);
+  // Never over a file that appeared since the check above.
+  if (::renameat2(AT_FDCWD, path.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0) {
+    return Status::IOError("rename to " + to + ": " + ErrnoMessage(errno)).Wrap(context);
+  }
+  return FsyncDirectory(dir_).Wrap(context);
+}
+
 Result<bool> SegmentStore::BaseHolds(uint64_t sequence, const std::string& path) const {
   std::optional<std::string> existing = BasePath(sequence);
   if (!existing) return Status::NotFound("the store holds no " + BaseFileName(sequence));

@@ -66,6 +66,10 @@ class SegmentStore {
   // The same, with `fill` writing the snapshot straight into the store's
   // temp file (no second copy); refused (kConflict) when the base exists.
   Status PublishBaseFrom(uint64_t sequence, const FillFile& fill);  // FillFile: base/fs.h
+  // Makes the complete file `path`, in this store's folder, the base of
+  // `sequence` by a rename (no copy of a database-sized file): it is fsynced,
+  // renamed, and the folder fsynced. kConflict when the base exists.
+  Status AdoptBase(uint64_t sequence, const std::string& path);
   // Whether the store's base for `sequence` holds exactly the bytes of the
   // file at `path` (read in chunks). kNotFound when the store has no base.
   Result<bool> BaseHolds(uint64_t sequence, const std::string& path) const;

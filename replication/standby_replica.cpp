@@ -309,6 +309,11 @@ Status StandbyReplica::ReceiveBaseFile(uint64_t sequence, const std::string& pat
   std::lock_guard lock(mu_);
   const std::string context = "receive the base of " + SegmentName(sequence);
   if (!failure_.ok()) return failure_;
+  if (::access(path.c_str(), F_OK) != 0) {
+    return Status::Unavailable(context + ": " + path + " is gone: a resync set the segment store aside while it "
+                               "arrived; push it again")
+        .WithReason("resync");
+  }
   const int64_t size = FileSizeOrZero(path);
   bytes_received_.Add(static_cast<uint64_t>(size));
   auto sqlite = LooksLikeSqliteDatabase(path, size);
@@ -338,8 +343,8 @@ Status StandbyReplica::ReceiveBaseFile(uint64_t sequence, const std::string& pat
     auto moved = store_->QuarantineBase(sequence, clock_.NowUnixMillis());
     if (!moved.ok()) return Fail(moved.status().Wrap(context));
   }
-  Status s = store_->PublishBase(sequence, path);
-  if (!s.ok()) return Fail(s.Wrap(context));
+  // A failed adoption leaves the store as it was: not a sticky failure.
+  WALSHIP_RETURN_IF_ERROR(store_->AdoptBase(sequence, path).Wrap(context));
   LogInfo("standby stored a base snapshot", {{"sequence", sequence}, {"bytes", size}});
   return Status::Ok();
 }
@@ -441,6 +446,7 @@ Result<std::string> StandbyReplica::Resync() {
       WALSHIP_RETURN_IF_ERROR(MoveIntoFolder(replica_path_, dest, "index.db").status());
     }
     WALSHIP_RETURN_IF_ERROR(MoveIntoFolder(segments_dir_, dest, "segments").status());
+    RemoveUnfinishedReceives(dest + "/segments");  // a push in flight: bytes in transit, not kept data
     auto store = SegmentStore::Open(segments_dir_);
     if (!store.ok()) return store.status();
     store_ = std::move(store).value();

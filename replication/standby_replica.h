@@ -36,7 +36,7 @@
 // is idempotent), checked against its checksum after. Anything else is
 // rebuilt from the chain's start; the old file goes to quarantine.
 //
-// Threads: Receive/ReceiveBase from any thread (one at a time, under mu_);
+// Threads: Receive/ReceiveBaseFile from any thread (one at a time, under mu_);
 // readers hold gate().BeginRead() while they read; State() from any thread.
 #pragma once
 
@@ -79,13 +79,19 @@ class StandbyReplica {
                                                       MetricsRegistry& metrics);
 
   // A base snapshot the chain-start segment `sequence` will apply onto, in
-  // the complete file at `path` (streamed there by the caller: a base is
-  // the size of the database). The store keeps its own copy; `path` is
-  // left to the caller.
+  // the complete file at `path`, which must be a BaseReceivePath (streamed
+  // there by the caller: a base is the size of the database). When stored,
+  // the file is renamed into the store (no copy); otherwise it is left to
+  // the caller to remove. kUnavailable, reason "resync", when a resync moved
+  // the file away meanwhile.
   Status ReceiveBaseFile(uint64_t sequence, const std::string& path);
   // Where a caller streams a pushed base before ReceiveBaseFile: a temp
   // file in the segment store's folder, which the store never lists.
   std::string BaseReceivePath(uint64_t sequence) const;
+  // One base receive at a time (each may put a database's size on disk):
+  // false while another runs. EndBaseReceive after a true.
+  bool TryBeginBaseReceive() { return !base_receiving_.exchange(true); }
+  void EndBaseReceive() { base_receiving_.store(false); }
   // A segment's file bytes; the state after it (see the header comment).
   Result<ReplicaState> Receive(uint64_t sequence, std::string_view bytes);
 
@@ -144,6 +150,7 @@ class StandbyReplica {
   const std::string replica_path_;
   const std::string segments_dir_;
   mutable std::atomic<uint64_t> receive_counter_{0};  // names BaseReceivePath's files
+  std::atomic<bool> base_receiving_{false};             // TryBeginBaseReceive
   const std::string quarantine_dir_;
   std::unique_ptr<SegmentStore> store_;
   Clock& clock_;

@@ -632,26 +632,29 @@ TEST_F(StandbyTest, BasePushesAreStreamedAndRefusedWithNamedErrors) {
   auto client = standby_->Client();
   auto error_of = [](const httplib::Result& r) { return ParseBody(r->body)["error"]; };
 
-  // Over replication.max_base_bytes: refused from its Content-Length, before
-  // any of the body is sent (a raw socket: the body is never written).
-  {
+  // Sends `bytes` on a plain socket and reads until the node closes it.
+  auto raw_exchange = [](int port, const std::string& bytes) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    ASSERT_GE(fd, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(standby_->port()));
+    addr.sin_port = htons(static_cast<uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    const std::string head =
-        "PUT /v1/replication/bases/5 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1048577\r\n\r\n";
-    ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
     std::string answer;
+    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return answer;
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    (void)::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     char buf[4096];
     for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<size_t>(n));
     ::close(fd);
-    EXPECT_TRUE(answer.starts_with("HTTP/1.1 413")) << answer;
-    EXPECT_NE(answer.find("request body is 1048577 bytes, over the limit of 1048576"), std::string::npos) << answer;
-  }
+    return answer;
+  };
+  // Over replication.max_base_bytes: refused from its Content-Length, before
+  // any of the body is sent (the body is never written).
+  const std::string big = raw_exchange(
+      standby_->port(), "PUT /v1/replication/bases/5 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1048577\r\n\r\n");
+  EXPECT_TRUE(big.starts_with("HTTP/1.1 413")) << big;
+  EXPECT_NE(big.find("request body is 1048577 bytes, over the limit of 1048576"), std::string::npos) << big;
   // Not a database: refused, nothing stored.
   auto junk = standby_->Client()->Put("/v1/replication/bases/5", std::string(8192, 'j'), "application/octet-stream");
   ASSERT_TRUE(junk);
@@ -685,6 +688,15 @@ TEST_F(StandbyTest, BasePushesAreStreamedAndRefusedWithNamedErrors) {
   ASSERT_TRUE(to_primary);
   EXPECT_EQ(to_primary->status, 409);
   EXPECT_EQ(error_of(to_primary).value("code", ""), "not_standby");
+  // The unread body is never run as a request: the connection closes.
+  ASSERT_EQ(primary_->Client()->Put("/v1/archives/victim", "still here", "text/plain")->status, 201);
+  const std::string smuggled = "DELETE /v1/archives/victim HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  const std::string answer = raw_exchange(
+      primary_->port(), "PUT /v1/replication/bases/5 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
+                            std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled);
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 409")) << answer;
+  EXPECT_EQ(answer.find("HTTP/1.1", 1), std::string::npos) << "a second answer: the body ran as a request\n" << answer;
+  EXPECT_EQ(primary_->Client()->Get("/v1/archives/victim")->status, 200);
 }
 
 }  // namespace

@@ -37,7 +37,12 @@ class InProcessLink final : public StandbyLink {
   Status PushBase(uint64_t sequence, const std::string& path) override {
     WALSHIP_RETURN_IF_ERROR(MaybeFail());
     bases_.push_back(sequence);
-    return replica_.ReceiveBaseFile(sequence, path);
+    // As the HTTP route does: the bytes land in the standby's receive file.
+    const std::string receiving = replica_.BaseReceivePath(sequence);
+    WALSHIP_RETURN_IF_ERROR(CopyFileAtomically(path, receiving));
+    Status s = replica_.ReceiveBaseFile(sequence, receiving);
+    std::filesystem::remove(receiving);
+    return s;
   }
   std::string Describe() const override { return "in-process standby"; }
 

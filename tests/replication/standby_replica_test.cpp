@@ -468,16 +468,24 @@ TEST_F(StandbyReplicaTest, ABaseFileIsStoredCheckedAndKeptAsSentOnly) {
   CloseWriter();
   const std::string sent = tmp_.Sub("sent.db");
   ASSERT_TRUE(CopyFileAtomically(db_path_, sent).ok());
-  ASSERT_TRUE(r->ReceiveBaseFile(3, sent).ok());
+  // As the HTTP route does: the body lands in a receive file, which a stored
+  // base is renamed from.
+  auto receive = [&](const std::string& from) {
+    const std::string receiving = r->BaseReceivePath(3);
+    EXPECT_TRUE(CopyFileAtomically(from, receiving).ok());
+    Status st = r->ReceiveBaseFile(3, receiving);
+    std::filesystem::remove(receiving);
+    return st;
+  };
+  ASSERT_TRUE(receive(sent).ok());
   const std::string stored = store_dir + "/" + SegmentStore::BaseFileName(3);
   EXPECT_EQ(*ReadWholeFile(stored), *ReadWholeFile(sent));
-  EXPECT_TRUE(std::filesystem::exists(sent));
   // Pushed again: a no-op. Other bytes for it: the old base goes to quarantine.
-  ASSERT_TRUE(r->ReceiveBaseFile(3, sent).ok());
+  ASSERT_TRUE(receive(sent).ok());
   std::string other = *ReadWholeFile(sent);
   other[other.size() - 1] ^= 0x01;
   ASSERT_TRUE(WriteFileAtomically(tmp_.Sub("other.db"), other).ok());
-  ASSERT_TRUE(r->ReceiveBaseFile(3, tmp_.Sub("other.db")).ok());
+  ASSERT_TRUE(receive(tmp_.Sub("other.db")).ok());
   EXPECT_EQ(*ReadWholeFile(stored), other);
   int kept = 0;
   for (const auto& e : std::filesystem::directory_iterator(store_dir + "/quarantine")) {
@@ -485,6 +493,20 @@ TEST_F(StandbyReplicaTest, ABaseFileIsStoredCheckedAndKeptAsSentOnly) {
     EXPECT_EQ(*ReadWholeFile(e.path().string()), *ReadWholeFile(sent)) << e.path();
   }
   EXPECT_EQ(kept, 1);
+  // No receive file is left in the store's folder.
+  for (const auto& e : std::filesystem::directory_iterator(store_dir)) {
+    EXPECT_FALSE(e.path().filename().string().starts_with("tmp-")) << e.path();
+  }
+  // A receive file a resync moved away: "push it again", not "not a database".
+  Status gone = r->ReceiveBaseFile(4, r->BaseReceivePath(4));
+  EXPECT_EQ(gone.code(), Code::kUnavailable);
+  EXPECT_EQ(gone.reason(), "resync");
+  // One base receive at a time.
+  ASSERT_TRUE(r->TryBeginBaseReceive());
+  EXPECT_FALSE(r->TryBeginBaseReceive());
+  r->EndBaseReceive();
+  EXPECT_TRUE(r->TryBeginBaseReceive());
+  r->EndBaseReceive();
 }
 
 TEST_F(StandbyReplicaTest, AnUnfinishedBasePushIsRemovedAtStartUpAndNothingElse) {
