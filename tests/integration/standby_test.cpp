@@ -627,7 +627,7 @@ TEST_F(StandbyTest, RolesAreKeptApartWithNamedErrors) {
 }
 
 TEST_F(StandbyTest, BasePushesAreStreamedAndRefusedWithNamedErrors) {
-  standby_ = StartStandby(0, {}, "[replication]\nmax_base_bytes = 1048576\n");
+  standby_ = StartStandby(0, {}, "[replication]\nmax_base_bytes = 33554432\n");
   ASSERT_NE(standby_, nullptr);
   auto client = standby_->Client();
   auto error_of = [](const httplib::Result& r) { return ParseBody(r->body)["error"]; };
@@ -652,9 +652,9 @@ TEST_F(StandbyTest, BasePushesAreStreamedAndRefusedWithNamedErrors) {
   // Over replication.max_base_bytes: refused from its Content-Length, before
   // any of the body is sent (the body is never written).
   const std::string big = raw_exchange(
-      standby_->port(), "PUT /v1/replication/bases/5 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1048577\r\n\r\n");
+      standby_->port(), "PUT /v1/replication/bases/5 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 33554433\r\n\r\n");
   EXPECT_TRUE(big.starts_with("HTTP/1.1 413")) << big;
-  EXPECT_NE(big.find("request body is 1048577 bytes, over the limit of 1048576"), std::string::npos) << big;
+  EXPECT_NE(big.find("request body is 33554433 bytes, over the limit of 33554432"), std::string::npos) << big;
   // Not a database: refused, nothing stored.
   auto junk = standby_->Client()->Put("/v1/replication/bases/5", std::string(8192, 'j'), "application/octet-stream");
   ASSERT_TRUE(junk);
@@ -669,10 +669,11 @@ TEST_F(StandbyTest, BasePushesAreStreamedAndRefusedWithNamedErrors) {
   ASSERT_TRUE(no_route);
   EXPECT_EQ(no_route->status, 404);
   EXPECT_EQ(error_of(no_route).value("message", ""), "no route for PUT /v1/replication/bases/five");
-  // A database file up to the limit is stored byte for byte.
-  std::string db(8192, '\0');
+  // A database file up to the limit is stored byte for byte (20 MiB: more
+  // than one writeback kick while it streams).
+  std::string db(20 << 20, '\0');
   db.replace(0, 16, std::string("SQLite format 3\0", 16));
-  for (size_t i = 100; i < db.size(); ++i) db[i] = static_cast<char>(i * 7);
+  for (size_t i = 100; i < db.size(); ++i) db[i] = static_cast<char>(i * 7 + i / 4096);
   auto ok = standby_->Client()->Put("/v1/replication/bases/5", db, "application/octet-stream");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200) << ok->body;
@@ -684,7 +685,7 @@ TEST_F(StandbyTest, BasePushesAreStreamedAndRefusedWithNamedErrors) {
   // A primary takes no bases, and says so before reading the body.
   primary_ = StartPrimary(standby_->url());
   ASSERT_NE(primary_, nullptr);
-  auto to_primary = primary_->Client()->Put("/v1/replication/bases/5", db, "application/octet-stream");
+  auto to_primary = primary_->Client()->Put("/v1/replication/bases/5", db.substr(0, 8192), "application/octet-stream");
   ASSERT_TRUE(to_primary);
   EXPECT_EQ(to_primary->status, 409);
   EXPECT_EQ(error_of(to_primary).value("code", ""), "not_standby");
