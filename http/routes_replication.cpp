@@ -101,43 +101,24 @@ Status StreamBodyToFile(RouteContext& ctx, const httplib::ContentReader& reader,
                         int64_t max_bytes) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError("create " + path + ": " + ErrnoMessage(errno));
-  const int64_t idle_ns = ctx.config.body_timeout_ms * 1'000'000;
-  int64_t last_ns = ctx.clock.MonotonicNanos();
-  int64_t received = 0;
+  int64_t written = 0;
   int64_t written_back = 0;  // bytes already handed to the disk's writeback
-  Status stopped;
-  bool ok = reader([&](const char* data, size_t len) {
-    if (received + static_cast<int64_t>(len) > max_bytes) {
-      stopped = Status::TooLarge("request body is over the limit of " + std::to_string(max_bytes) + " bytes");
-      return false;
-    }
-    if (ctx.draining != nullptr && ctx.draining->load()) {
-      stopped = Status::Unavailable("the node is shutting down").WithReason("shutting_down");
-      return false;
-    }
-    const int64_t now = ctx.clock.MonotonicNanos();
-    if (now - last_ns > idle_ns) {
-      stopped = Status::DeadlineExceeded("request body stalled: nothing arrived for " +
-                                         std::to_string(ctx.config.body_timeout_ms) + " ms");
-      return false;
-    }
-    last_ns = now;
-    stopped = WriteAllAt(fd, std::string_view(data, len), received).Wrap("write " + path);
-    received += static_cast<int64_t>(len);
+  Status s = ReadBodyChunks(reader, ctx, max_bytes, BodyTimeout::kBetweenChunks, [&](const char* data, size_t len) {
+    WALSHIP_RETURN_IF_ERROR(WriteAllAt(fd, std::string_view(data, len), written).Wrap("write " + path));
+    written += static_cast<int64_t>(len);
     // Start writeback every 16 MiB (it does not wait), so the fsync before
     // the base is adopted has little left to do, and the primary's push
     // timeout is not spent waiting for gigabytes of dirty pages. The fsync
     // checks every byte anyway.
-    if (stopped.ok() && received - written_back >= (16 << 20)) {
-      (void)::sync_file_range(fd, written_back, received - written_back, SYNC_FILE_RANGE_WRITE);
-      written_back = received;
+    if (written - written_back >= (16 << 20)) {
+      (void)::sync_file_range(fd, written_back, written - written_back, SYNC_FILE_RANGE_WRITE);
+      written_back = written;
     }
-    return stopped.ok();
+    return Status::Ok();
   });
   ::close(fd);
-  if (stopped.ok() && !ok) stopped = Status::InvalidArgument("request body could not be read");
-  if (!stopped.ok()) ::unlink(path.c_str());
-  return stopped;
+  if (!s.ok()) ::unlink(path.c_str());
+  return s;
 }
 
 // A base is streamed to a temp file in the standby's segment folder, never

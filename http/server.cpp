@@ -114,13 +114,14 @@ int64_t BodyLimitFor(const Config& config, const std::string& path) {
   return config.max_body_bytes;
 }
 
-Status ReadBodyLimited(const httplib::ContentReader& reader, const RouteContext& ctx, RequestBody* body,
-                       int64_t max_bytes) {
-  if (max_bytes < 0) max_bytes = ctx.config.max_body_bytes;
-  const int64_t deadline_ns = ctx.clock.MonotonicNanos() + ctx.config.body_timeout_ms * 1'000'000;
+Status ReadBodyChunks(const httplib::ContentReader& reader, const RouteContext& ctx, int64_t max_bytes,
+                      BodyTimeout timeout, const std::function<Status(const char* data, size_t len)>& take) {
+  const int64_t timeout_ns = ctx.config.body_timeout_ms * 1'000'000;
+  int64_t deadline_ns = ctx.clock.MonotonicNanos() + timeout_ns;
+  int64_t received = 0;
   Status stopped;
   bool ok = reader([&](const char* data, size_t len) {
-    if (static_cast<int64_t>(body->text.size() + len) > max_bytes) {
+    if (received + static_cast<int64_t>(len) > max_bytes) {
       stopped = Status::TooLarge("request body is over the limit of " + std::to_string(max_bytes) + " bytes");
       return false;
     }
@@ -128,22 +129,34 @@ Status ReadBodyLimited(const httplib::ContentReader& reader, const RouteContext&
       stopped = Status::Unavailable("the node is shutting down").WithReason("shutting_down");
       return false;
     }
-    if (ctx.clock.MonotonicNanos() > deadline_ns) {
-      stopped = Status::DeadlineExceeded("request body did not arrive within " +
-                                         std::to_string(ctx.config.body_timeout_ms) + " ms");
+    const int64_t now = ctx.clock.MonotonicNanos();
+    if (now > deadline_ns) {
+      stopped = timeout == BodyTimeout::kWhole
+                    ? Status::DeadlineExceeded("request body did not arrive within " +
+                                               std::to_string(ctx.config.body_timeout_ms) + " ms")
+                    : Status::DeadlineExceeded("request body stalled: nothing arrived for " +
+                                               std::to_string(ctx.config.body_timeout_ms) + " ms");
       return false;
     }
-    if (!body->Append(data, len)) {
-      stopped = Status::Unavailable("request bodies in flight are over limits.max_inflight_body_bytes (" +
-                                    std::to_string(ctx.config.max_inflight_body_bytes) + "); try again")
-                    .WithReason("overloaded");
-      return false;
-    }
-    return true;
+    if (timeout == BodyTimeout::kBetweenChunks) deadline_ns = now + timeout_ns;
+    stopped = take(data, len);
+    received += static_cast<int64_t>(len);
+    return stopped.ok();
   });
   if (!stopped.ok()) return stopped;
   if (!ok) return Status::InvalidArgument("request body could not be read");
   return Status::Ok();
+}
+
+Status ReadBodyLimited(const httplib::ContentReader& reader, const RouteContext& ctx, RequestBody* body,
+                       int64_t max_bytes) {
+  if (max_bytes < 0) max_bytes = ctx.config.max_body_bytes;
+  return ReadBodyChunks(reader, ctx, max_bytes, BodyTimeout::kWhole, [&](const char* data, size_t len) {
+    if (body->Append(data, len)) return Status::Ok();
+    return Status::Unavailable("request bodies in flight are over limits.max_inflight_body_bytes (" +
+                               std::to_string(ctx.config.max_inflight_body_bytes) + "); try again")
+        .WithReason("overloaded");
+  });
 }
 
 bool TunedHttplibServer::RaiseListenBacklog(int backlog) {

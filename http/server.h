@@ -8,6 +8,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -115,8 +116,17 @@ std::string MethodLabel(const std::string& method);
 // `max_bytes` < 0: limits.max_body_bytes.
 Status ReadBodyLimited(const httplib::ContentReader& reader, const RouteContext& ctx, RequestBody* body,
                        int64_t max_bytes = -1);
-// The body limit of a route: replication.max_segment_bytes under
-// /v1/replication/, else limits.max_body_bytes.
+// How server.body_timeout_ms bounds a body: the whole of it, or each gap
+// between two chunks (a base snapshot may take minutes in all).
+enum class BodyTimeout { kWhole, kBetweenChunks };
+// The loop under ReadBodyLimited: hands each chunk to `take` until the body
+// ends, passes `max_bytes`, the drain begins, the timeout passes, or `take`
+// fails (its status is returned).
+Status ReadBodyChunks(const httplib::ContentReader& reader, const RouteContext& ctx, int64_t max_bytes,
+                      BodyTimeout timeout, const std::function<Status(const char* data, size_t len)>& take);
+// The body limit of a route: replication.max_base_bytes for bases,
+// replication.max_segment_bytes under /v1/replication/, else
+// limits.max_body_bytes.
 int64_t BodyLimitFor(const Config& config, const std::string& path);
 // Answers a ReadBodyLimited failure and ends the connection (the rest of the
 // body is unread). While draining, httplib ends it by itself and would not

@@ -216,12 +216,9 @@ Status SegmentStore::AdoptBase(uint64_t sequence, const std::string& path) {
   const int err = errno;
   ::close(fd);
   if (rc != 0) return Status::IOError("fsync: " + ErrnoMessage(err)).Wrap(context);
-  const std::string to = dir_ + "/" + BaseFileName(sequence);
-  // Never over a file that appeared since the check above.
-  if (::renameat2(AT_FDCWD, path.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0) {
-    return Status::IOError("rename to " + to + ": " + ErrnoMessage(errno)).Wrap(context);
-  }
-  return FsyncDirectory(dir_).Wrap(context);
+  // A rename that never replaces a file (one that appeared since the check
+  // above), then the folders fsynced.
+  return MoveIntoFolder(path, dir_, BaseFileName(sequence)).status().Wrap(context);
 }
 
 Result<bool> SegmentStore::BaseHolds(uint64_t sequence, const std::string& path) const {

@@ -49,13 +49,16 @@ StandbyReplica::StandbyReplica(std::string replica_path, std::string segments_di
 
 namespace {
 
+// BaseReceivePath's files: the store lists no name starting with "tmp-".
+constexpr std::string_view kReceivePrefix = "tmp-receive-";
+
 // A base push cut off by a crash leaves its temp file (BaseReceivePath):
 // bytes still in transit, never data of this node, as big as a database.
 void RemoveUnfinishedReceives(const std::string& segments_dir) {
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(segments_dir, ec)) {
     const std::string name = e.path().filename().string();
-    if (!name.starts_with("tmp-receive-")) continue;
+    if (!name.starts_with(kReceivePrefix)) continue;
     std::error_code rm;
     std::filesystem::remove(e.path(), rm);
     LogInfo("removed an unfinished base push", {{"path", e.path().string()}, {"error", rm ? rm.message() : "none"}});
@@ -285,7 +288,7 @@ std::string StandbyReplica::BaseReceivePath(uint64_t sequence) const {
   // segments_dir_, not store_->dir(): the store object is replaced by a
   // resync, the folder's name is not.
   // A number of its own per call: two pushes of one base never share a file.
-  return segments_dir_ + "/tmp-receive-" + std::to_string(receive_counter_.fetch_add(1)) + "-" +
+  return segments_dir_ + "/" + std::string(kReceivePrefix) + std::to_string(receive_counter_.fetch_add(1)) + "-" +
          SegmentStore::BaseFileName(sequence);
 }
 
