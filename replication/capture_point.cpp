@@ -14,7 +14,7 @@ Result<CapturePoint> WalCapture::MarkPoint(sqlite3* writer) {
   const std::string context = "mark a backup point";
   collect_blocked_ = false;
   last_collect_ns_ = clock_.MonotonicNanos();
-  Status s = Collect();
+  Status s = CollectAndPin();
   if (s.reason() == "wal_diverged" || s.reason() == "foreign_writes") s = StartNewBase(s.message());
   WALSHIP_RETURN_IF_ERROR(s.Wrap(context));
   CapturePoint point;

@@ -30,9 +30,17 @@ class CheckpointHook {
   virtual ~CheckpointHook() = default;
   // After each committed write transaction: its txid and commit time.
   virtual void AfterCommit(int64_t txid, int64_t commit_unix_ms) = 0;
-  // Just before each checkpoint. An error skips the checkpoint (the WAL
+  // Just before each checkpoint: hands every committed frame over. On
+  // return, every frame SQLite's checkpoint can copy into the database is
+  // durable in the store; frames it cannot copy yet (past a read snapshot the
+  // hook holds) may still be sealing. An error skips the checkpoint (the WAL
   // keeps every frame); any error but kUnavailable also stops writes.
   virtual Status BeforeCheckpoint(sqlite3* writer, std::string_view reason) = 0;
+  // After the checkpoint's first, passive pass and before the pass that may
+  // copy the rest and reset the WAL (node/writer.cpp): waits until every
+  // frame handed over is durable and lets go of any snapshot the hook holds.
+  // An error skips the rest of the checkpoint, and stops writes as above.
+  virtual Status BeforeWalReset() { return Status::Ok(); }
   // Before a checkpoint that may wait a moment (the timer's, the WAL size
   // trigger's; not the shutdown's): hands what is committed to the sealer
   // without waiting for it. True when the checkpoint may go ahead now (no

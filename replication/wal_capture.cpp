@@ -114,7 +114,11 @@ WalCapture::WalCapture(sqlite3* db, std::string wal_path, SegmentStore& store, c
             if (sealed_listener_) sealed_listener_(h);
           })) {}
 
-WalCapture::~WalCapture() { sealer_->Stop(); }
+WalCapture::~WalCapture() {
+  sealer_->Stop();
+  ReleasePin();
+  sqlite3_close_v2(pin_db_);
+}
 
 Result<std::unique_ptr<WalCapture>> WalCapture::Start(sqlite3* db, const std::string& db_path, SegmentStore& store,
                                                       const CaptureIdentity& identity, int64_t txid,
@@ -208,6 +212,8 @@ Result<std::unique_ptr<WalCapture>> WalCapture::Start(sqlite3* db, const std::st
   if (!version.ok()) return version.status().Wrap("start WAL capture");
   c->data_version_ = *version;
   c->PublishStats();
+  c->OpenPin(db_path);
+  c->MovePinToWalEnd();  // everything in the WAL is sealed (above)
   return c;
 }
 
@@ -325,6 +331,7 @@ Status WalCapture::StartNewBase(std::string_view why) {
           {{"sequence", next_sequence_}, {"why", why}});
   // What was collected before is sealed first: the base comes after it.
   WALSHIP_RETURN_IF_ERROR(sealer_->WaitSealed().Wrap("new base"));
+  ReleasePin();  // this checkpoint must copy every frame
   int log_frames = 0;
   int done = 0;
   int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &done);
@@ -392,7 +399,7 @@ void WalCapture::AfterCommit(int64_t txid, int64_t commit_unix_ms) {
   const int64_t interval_ns = collect_interval_ns_.load();
   if (collect_blocked_ || interval_ns <= 0 || now - last_collect_ns_ < interval_ns) return;
   last_collect_ns_ = now;
-  if (Status s = Collect(); !s.ok()) collect_blocked_ = true;  // the next checkpoint deals with it
+  if (Status s = CollectAndPin(); !s.ok()) collect_blocked_ = true;  // the next checkpoint deals with it
 }
 
 void WalCapture::CollectNow() {
@@ -407,7 +414,7 @@ void WalCapture::CollectNow() {
     return;
   }
   last_collect_ns_ = now;
-  if (Status s = Collect(); !s.ok()) collect_blocked_ = true;  // the next checkpoint deals with it
+  if (Status s = CollectAndPin(); !s.ok()) collect_blocked_ = true;  // the next checkpoint deals with it
 }
 
 Result<int64_t> WalCapture::DataVersion() const {
@@ -446,30 +453,47 @@ Status WalCapture::Collect() {
 
 bool WalCapture::PrepareCheckpoint() {
   if (!sealer_->Idle()) return false;  // the last hand-over is still being sealed
-  if (collect_blocked_ || pending_.empty()) return true;
+  if (collect_blocked_ || pending_.empty() || prepared_) return true;
   // Not idle after this (unless nothing new reached the WAL): the writer
   // comes back once the sealer is done, with only a few commits left.
   last_collect_ns_ = clock_.MonotonicNanos();
-  if (Status s = Collect(); !s.ok()) {
+  if (Status s = CollectAndPin(); !s.ok()) {
     collect_blocked_ = true;  // BeforeCheckpoint deals with it, now
     return true;
   }
+  prepared_ = true;
   return sealer_->Idle();
 }
 
 Status WalCapture::BeforeCheckpoint(sqlite3* /*writer*/, std::string_view reason) {
   const std::string context = "capture WAL before checkpoint (" + std::string(reason) + ")";
   collect_blocked_ = false;
+  prepared_ = false;
   last_collect_ns_ = clock_.MonotonicNanos();
+  // An idle, healthy sealer has made every frame up to the pin durable: the
+  // checkpoint may copy those while the frames collected now seal, and the
+  // pin keeps it from copying these (BeforeWalReset waits for them).
+  const bool copy_while_sealing = pinned_ && sealer_->Idle();
+  if (copy_while_sealing) WALSHIP_RETURN_IF_ERROR(sealer_->WaitSealed().Wrap(context));  // at once: its failure
   Status s = Collect();
   if (s.reason() == "wal_diverged" || s.reason() == "foreign_writes") return StartNewBase(s.message());
   WALSHIP_RETURN_IF_ERROR(s.Wrap(context));
-  return sealer_->WaitSealed().Wrap(context);
+  if (copy_while_sealing) return Status::Ok();
+  s = sealer_->WaitSealed().Wrap(context);
+  ReleasePin();  // everything is durable: the checkpoint may copy it all
+  return s;
+}
+
+Status WalCapture::BeforeWalReset() {
+  Status s = sealer_->WaitSealed().Wrap("seal the last segment before the WAL is reset");
+  ReleasePin();
+  return s;
 }
 
 Status WalCapture::TakeSnapshot(sqlite3* writer, std::string_view why) {
   const std::string context = "snapshot (" + std::string(why) + ")";
   WALSHIP_RETURN_IF_ERROR(BeforeCheckpoint(writer, why).Wrap(context));
+  WALSHIP_RETURN_IF_ERROR(BeforeWalReset().Wrap(context));
   if (next_starts_chain_ && store_.BasePath(next_sequence_)) {
     // The newest base has no segment after it yet: it is the snapshot.
     return Status::Ok();

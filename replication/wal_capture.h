@@ -5,8 +5,17 @@
 // The writer thread only collects: it reads and verifies the new committed
 // frames (between groups, every collect interval and before each
 // checkpoint) and hands them to the SegmentSealer, which hashes, compresses
-// and publishes them on its own thread. Before a checkpoint the writer waits
-// until everything collected is durable.
+// and publishes them on its own thread. SQLite never copies a frame into the
+// database before its segment is durable: after each collect, a read-only
+// connection of the capture's own (the pin) holds a read snapshot that ends
+// at the frames just handed over, and SQLite's checkpoint never copies
+// frames past a reader's snapshot. So when the sealer is idle at a
+// checkpoint, every frame the checkpoint can copy is durable: the writer
+// hands over the last commits and lets a first, passive pass copy while they
+// seal; BeforeWalReset waits for them and lets the pin go before the pass
+// that copies them and resets the WAL. Without a pin (none could be taken)
+// BeforeCheckpoint waits for the sealer itself, as the writer's checkpoint
+// always did.
 //
 // The capture keeps where it stopped (the WAL salts, the last commit frame
 // taken and its cumulative checksum), the database checksum after the last
@@ -92,6 +101,7 @@ class WalCapture final : public CheckpointHook {
   void AfterCommit(int64_t txid, int64_t commit_unix_ms) override;
   bool PrepareCheckpoint() override;
   Status BeforeCheckpoint(sqlite3* writer, std::string_view reason) override;
+  Status BeforeWalReset() override;
   // Seals what is committed, then starts a new base: the chain goes on with
   // no txid missing, from a base that a standby can start on.
   Status TakeSnapshot(sqlite3* writer, std::string_view why) override;
@@ -149,6 +159,16 @@ class WalCapture final : public CheckpointHook {
   // the WAL's committed frames, else the database file's.
   Result<std::string> PageOneAtPosition(sqlite3* writer) const;
   Result<int64_t> DataVersion() const;
+  // The pin (see the top of this file). OpenPin is best effort: without a
+  // pin, checkpoints wait for the sealer before they copy anything.
+  void OpenPin(const std::string& db_path);
+  // Moves the pin's snapshot to the WAL's end; call right after a collect
+  // handed every committed frame to the sealer. Drops the pin on failure.
+  void MovePinToWalEnd();
+  // Ends the pin's read transaction, so checkpoints may copy every frame.
+  void ReleasePin();
+  // Collect, then the pin follows; the collects between checkpoints.
+  Status CollectAndPin();
 
   sqlite3* db_;  // the write connection (borrowed)
   const std::string wal_path_;
@@ -172,6 +192,11 @@ class WalCapture final : public CheckpointHook {
   // foreign checkpoint, then as many foreign commits as ours).
   int64_t data_version_ = 0;
   bool collect_blocked_ = false;  // a collect failed: leave it to the next checkpoint
+  // PrepareCheckpoint handed commits over for the checkpoint now deferred:
+  // once they are sealed, the checkpoint may go ahead.
+  bool prepared_ = false;
+  sqlite3* pin_db_ = nullptr;  // owned; read-only; nullptr: no pin
+  bool pinned_ = false;        // pin_db_ holds a read transaction
   std::function<bool()> collect_gate_;  // sync replication only
 
   // For Stats(), from any thread.

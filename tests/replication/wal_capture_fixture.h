@@ -10,8 +10,10 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/clock.h"
@@ -156,13 +158,35 @@ class WalCaptureFixture : public ::testing::Test {
            ") FROM n");
   }
 
-  // The writer's checkpoint: the hook, then (when it succeeds) TRUNCATE.
-  // Returns the checkpoint's SQLite code; the hook must succeed.
+  // The writer's checkpoint (node/writer.cpp): the hook, a passive pass,
+  // the hook again, then TRUNCATE. Returns the last pass's SQLite code; the
+  // hook must succeed.
   int Checkpoint() {
     Status s = capture_->BeforeCheckpoint(db_, "test");
     EXPECT_TRUE(s.ok()) << s.ToString();
     if (!s.ok()) return SQLITE_ERROR;
+    int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    EXPECT_EQ(rc, SQLITE_OK) << "the passive pass";
+    s = capture_->BeforeWalReset();
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    if (!s.ok()) return SQLITE_ERROR;
     return sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  }
+  // The writer's deferred checkpoint: asks PrepareCheckpoint until it says
+  // go (the hand-over sealed, the pin after it), for at most 2 s.
+  bool PrepareUntilReady() {
+    for (int i = 0; i < 2000; ++i) {
+      if (capture_->PrepareCheckpoint()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return false;
+  }
+  // Everything committed sealed and durable, nothing checkpointed.
+  void SealAll() {
+    Status s = capture_->BeforeCheckpoint(db_, "test");
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    s = capture_->BeforeWalReset();
+    ASSERT_TRUE(s.ok()) << s.ToString();
   }
 
   std::vector<DecodedSegmentHeader> Headers() const {

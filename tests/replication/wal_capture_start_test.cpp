@@ -142,7 +142,7 @@ TEST_F(WalCaptureStartTest, RestartSealsCommitsLeftUncapturedByACrash) {
 TEST_F(WalCaptureStartTest, RestartBetweenSealAndCheckpoint) {
   MakeCapturedDatabase();
   PutRows("b", 10);
-  ASSERT_EQ(capture_->BeforeCheckpoint(db_, "test").ToString(), "ok");
+  SealAll();
   PutRows("c", 10);
   Restart(txid_);
   EXPECT_EQ(capture_->Stats().bases, 0u);
@@ -151,6 +151,38 @@ TEST_F(WalCaptureStartTest, RestartBetweenSealAndCheckpoint) {
   EXPECT_EQ(h[3].header.first_txid, 3u);
   EXPECT_EQ(h[3].header.last_txid, 3u);
   EXPECT_EQ(h[3].header.wal_first_frame, h[2].header.wal_last_frame + 1);
+  ExpectReplayEqualsLive(/*from_base=*/false);
+}
+
+// A crash after the checkpoint's passive pass, before the last segment was
+// durable (its file is gone): the database file holds only frames that were
+// already sealed, so the chain goes on and the WAL's last commit is sealed
+// at start-up. Had the pass copied that commit too, the file would not
+// reconcile and the chain would break on a new base.
+TEST_F(WalCaptureStartTest, RestartAfterTheFirstCheckpointPassBeforeTheLastSealWasDurable) {
+  MakeCapturedDatabase();
+  PutRows("b", 20);
+  // The hand-over before a due checkpoint: seals txid 2 and pins after it.
+  ASSERT_TRUE(PrepareUntilReady());
+  Commit("UPDATE items SET v = randomblob(200) WHERE k = 'a-1'");  // txid 3: a page txid 2 left alone
+  ASSERT_EQ(capture_->BeforeCheckpoint(db_, "test").ToString(), "ok");
+  ASSERT_EQ(sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(capture_->BeforeWalReset().ToString(), "ok");
+  auto entries = store_->List();
+  ASSERT_TRUE(entries.ok()) << entries.status().ToString();
+  ASSERT_EQ(entries->size(), 4u);
+  ASSERT_EQ(entries->back().first_txid, 3u);
+  CloseWriter();
+  ASSERT_TRUE(std::filesystem::remove(entries->back().path));  // the crash came before its rename
+
+  LogRecorder log;
+  Restart(txid_);
+  EXPECT_EQ(capture_->Stats().bases, 0u);
+  EXPECT_FALSE(log.Contains("starting a new base"));
+  std::vector<DecodedSegmentHeader> h = Headers();
+  ASSERT_EQ(h.size(), 4u);
+  EXPECT_EQ(h[3].header.first_txid, 3u);
+  EXPECT_EQ(h[3].header.last_txid, 3u);
   ExpectReplayEqualsLive(/*from_base=*/false);
 }
 
@@ -201,7 +233,7 @@ TEST_F(WalCaptureStartTest, DatabaseChangedWhileStoppedStartsANewBase) {
 TEST_F(WalCaptureStartTest, DatabaseBehindTheStoreIsRefused) {
   MakeCapturedDatabase();
   PutRows("b", 10);
-  ASSERT_EQ(capture_->BeforeCheckpoint(db_, "test").ToString(), "ok");
+  SealAll();
   ASSERT_EQ(Headers().back().header.last_txid, 2u);
   CloseWriter();
   ASSERT_TRUE(std::filesystem::remove(db_path_ + "-wal"));
@@ -225,7 +257,7 @@ TEST_F(WalCaptureStartTest, DatabaseBehindTheStoreIsRefused) {
 TEST_F(WalCaptureStartTest, AFileItsOwnWalCannotExplainIsRefused) {
   MakeCapturedDatabase();
   PutRows("b", 10);
-  ASSERT_EQ(capture_->BeforeCheckpoint(db_, "test").ToString(), "ok");
+  SealAll();
   CloseWriter();
   auto wal = ScanWalFile(db_path_ + "-wal");
   ASSERT_TRUE(wal.ok()) << wal.status().ToString();

@@ -76,12 +76,7 @@ TEST_F(WalCaptureTest, PrepareCheckpointSealsFirstSoTheCheckpointWaitsOnlyForLat
   const size_t before = Headers().size();
   PutRows("a", 50);
   PutRows("b", 50);
-  bool ready = capture_->PrepareCheckpoint();
-  for (int i = 0; i < 2000 && !ready; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    ready = capture_->PrepareCheckpoint();
-  }
-  ASSERT_TRUE(ready);
+  ASSERT_TRUE(PrepareUntilReady());
   std::vector<DecodedSegmentHeader> h = Headers();
   ASSERT_EQ(h.size(), before + 1) << "the two commits, sealed before any checkpoint";
   EXPECT_EQ(h.back().header.commits.size(), 2u);
@@ -92,6 +87,31 @@ TEST_F(WalCaptureTest, PrepareCheckpointSealsFirstSoTheCheckpointWaitsOnlyForLat
   h = Headers();
   ASSERT_EQ(h.size(), before + 2);
   EXPECT_EQ(h.back().header.commits.size(), 1u) << "only the commit made after the hand-over";
+  ExpectReplayEqualsLive(/*from_base=*/false);
+}
+
+// The capture's pin: once a collect's segment is sealed, the checkpoint's
+// passive pass copies exactly the frames up to it while the commits made
+// after it seal; only after BeforeWalReset can the rest be copied.
+TEST_F(WalCaptureTest, TheFirstCheckpointPassCopiesOnlyFramesAlreadySealed) {
+  StartNewDatabase();
+  PutRows("a", 50);
+  PutRows("b", 50);
+  ASSERT_TRUE(PrepareUntilReady());
+  const uint32_t sealed_end = Headers().back().header.wal_last_frame;
+  PutRows("c", 50);
+  ASSERT_EQ(capture_->BeforeCheckpoint(db_, "test").ToString(), "ok");
+  int log_frames = 0;
+  int copied = 0;
+  ASSERT_EQ(sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied), SQLITE_OK);
+  EXPECT_EQ(static_cast<uint32_t>(copied), sealed_end) << "frames past the sealed segment stay in the WAL";
+  EXPECT_GT(static_cast<uint32_t>(log_frames), sealed_end);
+  ASSERT_EQ(capture_->BeforeWalReset().ToString(), "ok");
+  std::vector<DecodedSegmentHeader> h = Headers();
+  EXPECT_EQ(h.back().header.wal_last_frame, static_cast<uint32_t>(log_frames)) << "the last commit, sealed";
+  EXPECT_EQ(h.back().header.first_txid, 3u);
+  ASSERT_EQ(sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr), SQLITE_OK);
+  EXPECT_EQ(WalFrames(), 0u) << "the pin is gone: the WAL was reset";
   ExpectReplayEqualsLive(/*from_base=*/false);
 }
 
@@ -152,7 +172,7 @@ TEST_F(WalCaptureTest, WalRestartedInPlaceIsCapturedFromFrameOne) {
 
   PutRows("c", 2, 10);
   EXPECT_EQ(WalFrames(), frames_before) << "the new frames overwrite the old ones in place";
-  ASSERT_EQ(capture_->BeforeCheckpoint(db_, "test").ToString(), "ok");
+  SealAll();
   std::vector<DecodedSegmentHeader> h = Headers();
   ASSERT_EQ(h.size(), 3u);
   EXPECT_NE(h[2].header.wal_salt1, h[1].header.wal_salt1);
@@ -177,7 +197,7 @@ TEST_F(WalCaptureTest, RolledBackSpilledFramesAreNotCaptured) {
   ASSERT_GT(wal->uncommitted_frames, 100u) << "the big transaction spilled frames into the WAL";
   EXPECT_EQ(wal->end, WalEnd::kTornTail);
 
-  ASSERT_EQ(capture_->BeforeCheckpoint(db_, "test").ToString(), "ok");
+  SealAll();
   std::vector<DecodedSegmentHeader> h = Headers();
   ASSERT_EQ(h.size(), 2u);
   EXPECT_EQ(h[1].header.wal_last_frame, wal->last_commit_frame()) << "the capture stops at the last commit";
@@ -222,10 +242,33 @@ TEST_F(WalCaptureTest, ForeignCommitStartsANewBase) {
   ExpectReplayEqualsLive(/*from_base=*/true);
 }
 
+// While the capture's pin holds a snapshot (after every collect), another
+// connection's checkpoint cannot copy frames the capture has not sealed, nor
+// reset the WAL under them: the chain goes on.
+TEST_F(WalCaptureTest, ThePinKeepsAForeignCheckpointFromTakingUncapturedFrames) {
+  StartNewDatabase();  // segment 1 sealed, the pin right after it
+  const uint32_t sealed_end = Headers().back().header.wal_last_frame;
+  PutRows("a", 10);
+  sqlite3* other = OpenWriteConnection(db_path_);
+  int log_frames = 0;
+  int copied = 0;
+  EXPECT_EQ(sqlite3_wal_checkpoint_v2(other, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &copied), SQLITE_BUSY);
+  EXPECT_EQ(static_cast<uint32_t>(copied), sealed_end);
+  EXPECT_GT(static_cast<uint32_t>(log_frames), sealed_end);
+  ASSERT_EQ(sqlite3_close(other), SQLITE_OK);
+  PutRows("b", 10);
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  EXPECT_EQ(capture_->Stats().bases, 0u);
+  EXPECT_EQ(Headers().size(), 2u);
+  ExpectReplayEqualsLive(/*from_base=*/false);
+}
+
 // Another connection checkpoints (and resets the WAL) while the capture has
-// a commit it has not taken: its frames are gone from the WAL.
+// a commit it has not taken, at a moment no pin holds it back (between a
+// checkpoint and the next collect): its frames are gone from the WAL.
 TEST_F(WalCaptureTest, ForeignCheckpointOfUncapturedFramesStartsANewBase) {
   StartNewDatabase();
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);  // lets the pin go; nothing collects after it
   PutRows("a", 10);
   sqlite3* other = OpenWriteConnection(db_path_);
   ExecOrFail(other, "PRAGMA wal_checkpoint(TRUNCATE)");
@@ -240,14 +283,11 @@ TEST_F(WalCaptureTest, ForeignCheckpointOfUncapturedFramesStartsANewBase) {
 }
 
 // The same, with one foreign commit after the foreign checkpoint: the WAL
-// then holds as many commits as the writer made, but not the writer's.
-// DISABLED: a known hole, it fails today. The capture only counts commits,
-// so it seals the foreign frames as txid 1 and the store replays to another
-// database than the live one. Enable it with the fix (each pending commit
-// remembers the WAL salts it went into; a pending commit of another
-// generation than the scanned one starts a new base).
+// then holds as many commits as the writer made, but not the writer's. A
+// count of commits cannot tell; PRAGMA data_version does.
 TEST_F(WalCaptureTest, ForeignCheckpointAndCommitStartANewBase) {
   StartNewDatabase();
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);  // no pin, as above
   PutRows("a", 200);  // many pages the foreign commit does not write
   sqlite3* other = OpenWriteConnection(db_path_);
   ExecOrFail(other, "PRAGMA wal_checkpoint(TRUNCATE)");
