@@ -29,7 +29,11 @@ Status ConfigureWriteConnection(SqliteDb& db, const Config& config) {
   }
   // wal_autocheckpoint=0 is the same as sqlite3_wal_autocheckpoint(db, 0);
   // set it before any wal hook (setting it after removes the hook).
-  return db.Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;");
+  // Checkpoints let SQLite reuse the -wal file from its start rather than
+  // truncate it (node/writer.cpp); a file a long reader made huge is cut
+  // back to twice the checkpoint threshold when SQLite next starts it over.
+  return db.Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0; "
+                 "PRAGMA journal_size_limit=" + std::to_string(2 * config.checkpoint_wal_bytes) + ";");
 }
 
 Status MaintenanceStatus() {

@@ -35,7 +35,20 @@ Writer::Writer(std::unique_ptr<SqliteDb> db, const Config& config, Clock& clock,
       checkpoints_incomplete_(metrics.GetCounter("walship_checkpoints_total", "Checkpoints by result",
                                                  {{"result", "incomplete"}})),
       checkpoints_failed_(metrics.GetCounter("walship_checkpoints_total", "Checkpoints by result",
-                                             {{"result", "failed"}})) {}
+                                             {{"result", "failed"}})) {
+  auto page_size = db_->QueryInt("PRAGMA page_size");
+  wal_frame_bytes_ = kWalFrameHeaderBytes + (page_size.ok() && *page_size > 0 ? *page_size : 4096);
+  // Until the first commit says: what the file holds (after a crash, maybe
+  // an older generation too; the first checkpoint settles it).
+  const int64_t file = FileSizeOrZero(wal_path_);
+  wal_frames_.store(file > kWalHeaderBytes ? (file - kWalHeaderBytes) / wal_frame_bytes_ : 0);
+  sqlite3_wal_hook(db_->raw(), &Writer::OnWalCommit, this);
+}
+
+int Writer::OnWalCommit(void* writer, sqlite3* /*db*/, const char* /*schema*/, int frames) {
+  static_cast<Writer*>(writer)->wal_frames_.store(frames);
+  return SQLITE_OK;
+}
 
 Writer::~Writer() { Stop(); }
 
@@ -128,7 +141,10 @@ Status Writer::Health() const {
   return sticky_;
 }
 
-int64_t Writer::WalBytes() const { return FileSizeOrZero(wal_path_); }
+int64_t Writer::WalBytes() const {
+  const int64_t frames = wal_frames_.load();
+  return frames <= 0 ? 0 : kWalHeaderBytes + frames * wal_frame_bytes_;
+}
 
 void Writer::SetSticky(const Status& status) {
   {
@@ -322,26 +338,64 @@ void Writer::CheckpointWhenReady(std::string_view reason) {
   Checkpoint(why);
 }
 
+bool Writer::CheckpointHookSucceeded(const Status& s, std::string_view reason) {
+  if (s.ok()) return true;
+  checkpoints_failed_.Add();
+  // Damaged WAL bytes, a failed segment write, anything but "try again
+  // later": writing on would add frames the store cannot take.
+  if (s.code() != Code::kUnavailable) SetSticky(s);
+  LogError("checkpoint skipped: the checkpoint hook failed", {{"reason", reason}, {"error", s.ToString()}});
+  return false;
+}
+
 void Writer::Checkpoint(std::string_view reason) {
   const int64_t start_ns = clock_.MonotonicNanos();
+  // The last pass, while writes wait: a passive one. Once it has copied
+  // every frame, SQLite starts the WAL over from its first frame at the next
+  // write, in the same file; truncating tens of MiB instead cost about 30 ms
+  // of paused writes per checkpoint on the test VM (docs/BENCHMARKS.md).
+  // With no write waiting (and at shutdown) it is TRUNCATE: the pause costs
+  // no one, and an idle node's -wal holds no stale generation that the
+  // scrub would have to leave alone.
+  // No busy wait in either pass: a reader holding an old snapshot makes the
+  // checkpoint do what it can (SQLITE_BUSY) instead of stalling every writer
+  // behind it.
+  sqlite3_busy_timeout(db_->raw(), 0);
+  int rc = SQLITE_OK;
+  int log_frames = 0;
+  int checkpointed = 0;
   if (hook_ != nullptr) {
+    // The hook's last frames seal while a first passive pass copies the
+    // frames that are already durable (the hook's snapshot keeps SQLite from
+    // copying the others); the last pass, after which the WAL may start
+    // over, waits for them. See CheckpointHook::BeforeCheckpoint.
+    const int64_t hook_start_ns = clock_.MonotonicNanos();
     Status s = hook_->BeforeCheckpoint(db_->raw(), reason);
-    checkpoint_hook_seconds_.Observe(static_cast<double>(clock_.MonotonicNanos() - start_ns) / 1e9);
-    if (!s.ok()) {
-      checkpoints_failed_.Add();
-      // Damaged WAL bytes, a failed segment write, anything but "try again
-      // later": writing on would add frames the store cannot take.
-      if (s.code() != Code::kUnavailable) SetSticky(s);
-      LogError("checkpoint skipped: the checkpoint hook failed", {{"reason", reason}, {"error", s.ToString()}});
+    int64_t hook_ns = clock_.MonotonicNanos() - hook_start_ns;
+    if (s.ok()) rc = sqlite3_wal_checkpoint_v2(db_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (s.ok()) {
+      const int64_t reset_start_ns = clock_.MonotonicNanos();
+      s = hook_->BeforeWalReset();
+      hook_ns += clock_.MonotonicNanos() - reset_start_ns;
+    }
+    checkpoint_hook_seconds_.Observe(static_cast<double>(hook_ns) / 1e9);
+    if (!CheckpointHookSucceeded(s, reason)) {
+      sqlite3_busy_timeout(db_->raw(), static_cast<int>(config_.busy_timeout_ms));
       return;
     }
   }
-  int log_frames = 0;
-  int checkpointed = 0;
-  // No busy wait: a reader holding an old snapshot makes this a passive
-  // checkpoint (SQLITE_BUSY) instead of stalling every writer behind it.
-  sqlite3_busy_timeout(db_->raw(), 0);
-  int rc = sqlite3_wal_checkpoint_v2(db_->raw(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &checkpointed);
+  bool truncate_wal = reason == "shutdown";
+  if (!truncate_wal) {
+    std::lock_guard lock(mu_);
+    truncate_wal = queue_.empty();
+  }
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_wal_checkpoint_v2(db_->raw(), nullptr, truncate_wal ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE,
+                                   &log_frames, &checkpointed);
+    // A passive pass does what it can: a reader on an older snapshot keeps
+    // the rest in the WAL. Counted as incomplete, like a TRUNCATE's BUSY.
+    if (rc == SQLITE_OK && !truncate_wal && checkpointed < log_frames) rc = SQLITE_BUSY;
+  }
   sqlite3_busy_timeout(db_->raw(), static_cast<int>(config_.busy_timeout_ms));
   checkpoint_seconds_.Observe(static_cast<double>(clock_.MonotonicNanos() - start_ns) / 1e9);
   if (rc == SQLITE_BUSY) {
@@ -359,8 +413,11 @@ void Writer::Checkpoint(std::string_view reason) {
     return;
   }
   wal_bytes_after_incomplete_ = 0;
+  wal_frames_.store(0);  // every frame copied: the next write starts the WAL over
   checkpoints_done_.Add();
   last_checkpoint_ms_.store(clock_.NowUnixMillis());
+  LogEvent(spdlog::level::debug, "checkpoint complete",
+           {{"reason", reason}, {"ms", static_cast<double>(clock_.MonotonicNanos() - start_ns) / 1e6}});
 }
 
 }  // namespace walship

@@ -88,12 +88,17 @@ class Writer {
   // Ok while the writer can write; else the error that stopped it.
   Status Health() const;
   int64_t LastCheckpointUnixMillis() const { return last_checkpoint_ms_.load(); }
+  // Bytes of the WAL's current generation (header and frames), from the
+  // wal hook after each commit; 0 after a complete checkpoint. Not the file's
+  // size: checkpoints let SQLite reuse the file from its start.
   int64_t WalBytes() const;
 
  private:
   void Run();
   void CommitGroup(std::vector<WriteRequest>& group);
   void Checkpoint(std::string_view reason);
+  // False (counted, logged, sticky unless kUnavailable) when the hook failed.
+  bool CheckpointHookSucceeded(const Status& s, std::string_view reason);
   // A checkpoint that may wait for the hook (see PrepareCheckpoint), at most
   // kMaxCheckpointDeferMs: runs it now or puts it off to a later gap.
   void CheckpointWhenReady(std::string_view reason);
@@ -109,6 +114,12 @@ class Writer {
   CheckpointHook* hook_ = nullptr;
   std::function<void(const Status&)> sticky_listener_;  // set before Start(), then only read
   std::string wal_path_;
+  static constexpr int64_t kWalHeaderBytes = 32;
+  static constexpr int64_t kWalFrameHeaderBytes = 24;
+  int64_t wal_frame_bytes_ = 0;            // frame header plus one page
+  std::atomic<int64_t> wal_frames_{0};     // set by the writer thread, read by any
+  // sqlite3_wal_hook: `frames` in the WAL after each commit (writer thread).
+  static int OnWalCommit(void* writer, sqlite3* db, const char* schema, int frames);
 
   mutable std::mutex mu_;  // guards queue_, tasks_, stopping_, checkpoint_requested_, snapshot_requested_, collect_requested_, sticky_
   std::condition_variable cv_;
@@ -123,8 +134,8 @@ class Writer {
   std::atomic<int64_t> timeline_;
   std::atomic<int64_t> txid_;
   std::atomic<int64_t> last_checkpoint_ms_{0};
-  // The -wal size left by the last incomplete checkpoint (writer thread only).
-  // An incomplete TRUNCATE leaves the file as large as before, so the size
+  // WalBytes() after the last incomplete checkpoint (writer thread only).
+  // An incomplete checkpoint leaves the WAL as large as before, so the size
   // trigger waits for another checkpoint.wal_bytes of growth beyond it rather
   // than retrying after every group.
   int64_t wal_bytes_after_incomplete_ = 0;

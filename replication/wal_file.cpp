@@ -192,17 +192,23 @@ Status Scanner::ScanValidRun(uint32_t first, WalChecksum seed) {
   return Status::Ok();
 }
 
-// After a failed frame (or header), looks through every later whole frame,
+// After a failed frame (or header), looks through the later whole frames,
 // seeding each frame's checksum from the stored checksum of the one before,
-// for commit frames that verify.
+// for commit frames that verify. Two frames in a row with other salts than
+// the header's end the look: an older generation's frames (SQLite restarts
+// the WAL in place, so they follow the newest generation's in the file)
+// never verify, and a damaged salt is one frame, not two.
 Status Scanner::LookBehindFailure() {
   const WalHeader& h = out_.header;
   const uint32_t bad = out_.stop_frame;
   WalChecksum seed = h.checksum;
   std::string buf;
+  auto other_salts = [&h](const FrameHeader& fh) { return fh.salt1 != h.salt1 || fh.salt2 != h.salt2; };
+  uint32_t other_salts_in_a_row = 0;
   if (bad > 0) {
     WALSHIP_RETURN_IF_ERROR(ReadFrame(bad, &buf));
     seed = ParseFrameHeader(buf.data()).stored;
+    other_salts_in_a_row = other_salts(ParseFrameHeader(buf.data())) ? 1 : 0;
   }
   WalCorruption c{bad, out_.stop_offset, out_.stop_detail, 1, {}};
   uint32_t failed_since_bad = 1;
@@ -210,6 +216,8 @@ Status Scanner::LookBehindFailure() {
     WALSHIP_RETURN_IF_ERROR(ReadFrame(index, &buf));
     Verdict v = VerifyFrame(h, seed, buf);
     FrameHeader fh = ParseFrameHeader(buf.data());
+    other_salts_in_a_row = other_salts(fh) ? other_salts_in_a_row + 1 : 0;
+    if (other_salts_in_a_row >= 2) break;
     seed = fh.stored;
     if (!v.ok()) {
       ++failed_since_bad;

@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
@@ -16,6 +18,7 @@
 #include "node/schema.h"
 #include "node/store.h"
 #include "node/write_ops.h"
+#include "replication/wal_file.h"
 #include "tests/support/store_fixture.h"
 #include "tests/support/temp_dir.h"
 
@@ -270,6 +273,12 @@ class RecordingHook : public CheckpointHook {
     --not_ready_;
     return false;
   }
+  // Runs on the writer thread between the checkpoint's passes.
+  void set_on_wal_reset(std::function<void()> f) { on_wal_reset_ = std::move(f); }
+  Status BeforeWalReset() override {
+    if (on_wal_reset_) on_wal_reset_();
+    return Status::Ok();
+  }
   Status TakeSnapshot(sqlite3*, std::string_view why) override {
     std::lock_guard lock(mu_);
     reasons_.push_back("snapshot: " + std::string(why));
@@ -288,6 +297,7 @@ class RecordingHook : public CheckpointHook {
   Status fail_;
   std::atomic<int> not_ready_{0};
   std::atomic<int> prepares_{0};
+  std::function<void()> on_wal_reset_;  // set before the writer starts
 };
 
 class WriterTest : public ::testing::Test {
@@ -335,6 +345,43 @@ TEST_F(WriterTest, RequestedCheckpointCallsTheHookThenTruncatesTheWal) {
   EXPECT_EQ(hook_.reasons(), (std::vector<std::string>{"timer"}));
   EXPECT_EQ(writer_->WalBytes(), 0);
   EXPECT_EQ(writer_->LastCheckpointUnixMillis(), clock_.NowUnixMillis());
+}
+
+// While a write waits, the last pass does not truncate the -wal file (that
+// paused writes ~30 ms per checkpoint): SQLite starts the WAL over at the
+// file's start with the next write. With none waiting, it truncates.
+TEST_F(WriterTest, WithAWriteWaitingTheCheckpointReusesTheWalFileAndIdleItTruncatesIt) {
+  std::promise<WriteOutcome> waiting;
+  auto waiting_done = waiting.get_future();
+  hook_.set_on_wal_reset([&] {
+    if (Checkpoints("complete") != 0) return;
+    Status s = writer_->Submit(
+        WriteRequest{{PutOp("waiting", "w")}, [&](WriteOutcome o) { waiting.set_value(std::move(o)); }});
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  });
+  StartWriter(&hook_);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(Write({PutOp("k" + std::to_string(i), std::string(3000, 'x'))}).status.ok());
+  const std::string wal = tmp_.Sub("index.db-wal");
+  const auto wal_file_bytes = std::filesystem::file_size(wal);
+  ASSERT_GT(writer_->WalBytes(), 0);
+  EXPECT_EQ(static_cast<uintmax_t>(writer_->WalBytes()), wal_file_bytes);
+
+  writer_->RequestCheckpoint();
+  ASSERT_EQ(waiting_done.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ASSERT_TRUE(waiting_done.get().status.ok());
+  EXPECT_EQ(Checkpoints("complete"), 1u);
+  EXPECT_EQ(std::filesystem::file_size(wal), wal_file_bytes) << "the file is reused, not truncated";
+  auto scan = ScanWalFile(wal);
+  ASSERT_TRUE(scan.ok()) << scan.status().ToString();
+  ASSERT_FALSE(scan->frames.empty());
+  EXPECT_EQ(scan->frames.front().index, 1u) << "the waiting write started the WAL over";
+  EXPECT_EQ(writer_->WalBytes(), static_cast<int64_t>(32 + scan->frames.size() * (24 + 4096)));
+  EXPECT_LT(static_cast<uintmax_t>(writer_->WalBytes()), wal_file_bytes);
+
+  writer_->RequestCheckpoint();
+  ASSERT_TRUE(WaitFor([&] { return Checkpoints("complete") == 2; }));
+  EXPECT_EQ(std::filesystem::file_size(wal), 0u) << "no write waited: truncated";
+  EXPECT_EQ(writer_->WalBytes(), 0);
 }
 
 // The hook's sealer is busy: the checkpoint waits (writes go on) and runs
