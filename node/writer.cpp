@@ -46,7 +46,15 @@ Writer::Writer(std::unique_ptr<SqliteDb> db, const Config& config, Clock& clock,
 }
 
 int Writer::OnWalCommit(void* writer, sqlite3* /*db*/, const char* /*schema*/, int frames) {
-  static_cast<Writer*>(writer)->wal_frames_.store(frames);
+  auto* w = static_cast<Writer*>(writer);
+  w->wal_frames_.store(frames);
+  if (w->frames_before_restart_ > 0) {
+    // The first commit after a complete passive checkpoint: fewer frames
+    // than before means SQLite started the WAL over; more, that a reader was
+    // in the way and the generation goes on (see Checkpoint).
+    if (frames < w->frames_before_restart_) w->wal_bytes_after_incomplete_ = 0;
+    w->frames_before_restart_ = 0;
+  }
   return SQLITE_OK;
 }
 
@@ -348,6 +356,15 @@ bool Writer::CheckpointHookSucceeded(const Status& s, std::string_view reason) {
   return false;
 }
 
+int Writer::CheckpointPass(int mode, int* log_frames, int* checkpointed) {
+  // No busy wait: a reader holding an old snapshot makes the pass do what it
+  // can (SQLITE_BUSY for TRUNCATE) instead of stalling every writer behind it.
+  sqlite3_busy_timeout(db_->raw(), 0);
+  int rc = sqlite3_wal_checkpoint_v2(db_->raw(), nullptr, mode, log_frames, checkpointed);
+  sqlite3_busy_timeout(db_->raw(), static_cast<int>(config_.busy_timeout_ms));
+  return rc;
+}
+
 void Writer::Checkpoint(std::string_view reason) {
   const int64_t start_ns = clock_.MonotonicNanos();
   // The last pass, while writes wait: a passive one. Once it has copied
@@ -357,10 +374,6 @@ void Writer::Checkpoint(std::string_view reason) {
   // With no write waiting (and at shutdown) it is TRUNCATE: the pause costs
   // no one, and an idle node's -wal holds no stale generation that the
   // scrub would have to leave alone.
-  // No busy wait in either pass: a reader holding an old snapshot makes the
-  // checkpoint do what it can (SQLITE_BUSY) instead of stalling every writer
-  // behind it.
-  sqlite3_busy_timeout(db_->raw(), 0);
   int rc = SQLITE_OK;
   int log_frames = 0;
   int checkpointed = 0;
@@ -372,17 +385,14 @@ void Writer::Checkpoint(std::string_view reason) {
     const int64_t hook_start_ns = clock_.MonotonicNanos();
     Status s = hook_->BeforeCheckpoint(db_->raw(), reason);
     int64_t hook_ns = clock_.MonotonicNanos() - hook_start_ns;
-    if (s.ok()) rc = sqlite3_wal_checkpoint_v2(db_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (s.ok()) rc = CheckpointPass(SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     if (s.ok()) {
       const int64_t reset_start_ns = clock_.MonotonicNanos();
       s = hook_->BeforeWalReset();
       hook_ns += clock_.MonotonicNanos() - reset_start_ns;
     }
     checkpoint_hook_seconds_.Observe(static_cast<double>(hook_ns) / 1e9);
-    if (!CheckpointHookSucceeded(s, reason)) {
-      sqlite3_busy_timeout(db_->raw(), static_cast<int>(config_.busy_timeout_ms));
-      return;
-    }
+    if (!CheckpointHookSucceeded(s, reason)) return;
   }
   bool truncate_wal = reason == "shutdown";
   if (!truncate_wal) {
@@ -390,13 +400,12 @@ void Writer::Checkpoint(std::string_view reason) {
     truncate_wal = queue_.empty();
   }
   if (rc == SQLITE_OK) {
-    rc = sqlite3_wal_checkpoint_v2(db_->raw(), nullptr, truncate_wal ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE,
-                                   &log_frames, &checkpointed);
+    rc = CheckpointPass(truncate_wal ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                        &checkpointed);
     // A passive pass does what it can: a reader on an older snapshot keeps
     // the rest in the WAL. Counted as incomplete, like a TRUNCATE's BUSY.
     if (rc == SQLITE_OK && !truncate_wal && checkpointed < log_frames) rc = SQLITE_BUSY;
   }
-  sqlite3_busy_timeout(db_->raw(), static_cast<int>(config_.busy_timeout_ms));
   checkpoint_seconds_.Observe(static_cast<double>(clock_.MonotonicNanos() - start_ns) / 1e9);
   if (rc == SQLITE_BUSY) {
     wal_bytes_after_incomplete_ = WalBytes();
@@ -412,8 +421,18 @@ void Writer::Checkpoint(std::string_view reason) {
     else LogError("checkpoint failed", {{"error", s.ToString()}});
     return;
   }
-  wal_bytes_after_incomplete_ = 0;
-  wal_frames_.store(0);  // every frame copied: the next write starts the WAL over
+  if (truncate_wal) {
+    wal_bytes_after_incomplete_ = 0;
+    frames_before_restart_ = 0;
+  } else {
+    // Every frame is copied, but SQLite starts the WAL over only if no
+    // reader holds a read mark at the next write. Until the wal hook shows
+    // it did, the size trigger counts from this generation's size, as after
+    // an incomplete checkpoint, or it would fire after every group.
+    wal_bytes_after_incomplete_ = WalBytes();
+    frames_before_restart_ = wal_frames_.load();
+  }
+  wal_frames_.store(0);  // every frame copied
   checkpoints_done_.Add();
   last_checkpoint_ms_.store(clock_.NowUnixMillis());
   LogEvent(spdlog::level::debug, "checkpoint complete",

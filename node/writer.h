@@ -97,6 +97,8 @@ class Writer {
   void Run();
   void CommitGroup(std::vector<WriteRequest>& group);
   void Checkpoint(std::string_view reason);
+  // One sqlite3_wal_checkpoint_v2 call in `mode`, with no busy wait.
+  int CheckpointPass(int mode, int* log_frames, int* checkpointed);
   // False (counted, logged, sticky unless kUnavailable) when the hook failed.
   bool CheckpointHookSucceeded(const Status& s, std::string_view reason);
   // A checkpoint that may wait for the hook (see PrepareCheckpoint), at most
@@ -139,6 +141,9 @@ class Writer {
   // trigger waits for another checkpoint.wal_bytes of growth beyond it rather
   // than retrying after every group.
   int64_t wal_bytes_after_incomplete_ = 0;
+  // After a complete passive checkpoint, the WAL's frames then (writer
+  // thread only); the first commit after it tells whether the WAL restarted.
+  int64_t frames_before_restart_ = 0;
   // A checkpoint the hook asked to put off (CheckpointHook::PrepareCheckpoint)
   // since this monotonic time, and why it was due; 0: none (writer thread only).
   static constexpr int64_t kMaxCheckpointDeferMs = 200;

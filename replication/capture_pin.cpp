@@ -41,7 +41,11 @@ void WalCapture::MovePinToWalEnd() {
   // Until then the next checkpoint waits for the sealer before it copies.
   LogEvent(spdlog::level::debug, "WAL capture: could not pin a read snapshot", {{"error", err ? err : "?"}});
   sqlite3_free(err);
-  if (sqlite3_get_autocommit(pin_db_) == 0) sqlite3_exec(pin_db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (sqlite3_get_autocommit(pin_db_) != 0) return;
+  if (sqlite3_exec(pin_db_, "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK) return;
+  // A read transaction no one tracks would keep checkpoints from completing.
+  sqlite3_close_v2(pin_db_);
+  pin_db_ = nullptr;
 }
 
 void WalCapture::ReleasePin() {

@@ -479,15 +479,17 @@ Status WalCapture::BeforeCheckpoint(sqlite3* /*writer*/, std::string_view reason
   if (s.reason() == "wal_diverged" || s.reason() == "foreign_writes") return StartNewBase(s.message());
   WALSHIP_RETURN_IF_ERROR(s.Wrap(context));
   if (copy_while_sealing) return Status::Ok();
-  s = sealer_->WaitSealed().Wrap(context);
+  WALSHIP_RETURN_IF_ERROR(sealer_->WaitSealed().Wrap(context));  // the pin stays: writes stop
   ReleasePin();  // everything is durable: the checkpoint may copy it all
-  return s;
+  return Status::Ok();
 }
 
 Status WalCapture::BeforeWalReset() {
-  Status s = sealer_->WaitSealed().Wrap("seal the last segment before the WAL is reset");
+  // After a failed seal the pin stays: the writer stops, and no other
+  // process's checkpoint may copy the frames the store does not have.
+  WALSHIP_RETURN_IF_ERROR(sealer_->WaitSealed().Wrap("seal the last segment before the WAL is reset"));
   ReleasePin();
-  return s;
+  return Status::Ok();
 }
 
 Status WalCapture::TakeSnapshot(sqlite3* writer, std::string_view why) {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include <cstdio>
+#include <optional>
 
 namespace walship {
 
@@ -194,21 +195,30 @@ Status Scanner::ScanValidRun(uint32_t first, WalChecksum seed) {
 
 // After a failed frame (or header), looks through the later whole frames,
 // seeding each frame's checksum from the stored checksum of the one before,
-// for commit frames that verify. Two frames in a row with other salts than
-// the header's end the look: an older generation's frames (SQLite restarts
-// the WAL in place, so they follow the newest generation's in the file)
-// never verify, and a damaged salt is one frame, not two.
+// for commit frames that verify. The look ends where an older generation
+// provably begins: two frames in a row that verify as frames of one other
+// generation (same salts, not the header's; the second's checksum continues
+// the first's). SQLite restarts the WAL in place, so a whole older
+// generation may follow the newest one in the file; its frames never verify
+// under the header's salts, and damage does not make two frames that verify
+// under other salts.
 Status Scanner::LookBehindFailure() {
   const WalHeader& h = out_.header;
   const uint32_t bad = out_.stop_frame;
   WalChecksum seed = h.checksum;
   std::string buf;
-  auto other_salts = [&h](const FrameHeader& fh) { return fh.salt1 != h.salt1 || fh.salt2 != h.salt2; };
-  uint32_t other_salts_in_a_row = 0;
+  std::optional<FrameHeader> previous;  // the frame before this one
+  auto older_generation_pair = [&h](const FrameHeader& before, std::string_view frame) {
+    if (before.salt1 == h.salt1 && before.salt2 == h.salt2) return false;
+    WalHeader older = h;
+    older.salt1 = before.salt1;
+    older.salt2 = before.salt2;
+    return before.page_number != 0 && VerifyFrame(older, before.stored, frame).ok();
+  };
   if (bad > 0) {
     WALSHIP_RETURN_IF_ERROR(ReadFrame(bad, &buf));
-    seed = ParseFrameHeader(buf.data()).stored;
-    other_salts_in_a_row = other_salts(ParseFrameHeader(buf.data())) ? 1 : 0;
+    previous = ParseFrameHeader(buf.data());
+    seed = previous->stored;
   }
   WalCorruption c{bad, out_.stop_offset, out_.stop_detail, 1, {}};
   uint32_t failed_since_bad = 1;
@@ -216,8 +226,8 @@ Status Scanner::LookBehindFailure() {
     WALSHIP_RETURN_IF_ERROR(ReadFrame(index, &buf));
     Verdict v = VerifyFrame(h, seed, buf);
     FrameHeader fh = ParseFrameHeader(buf.data());
-    other_salts_in_a_row = other_salts(fh) ? other_salts_in_a_row + 1 : 0;
-    if (other_salts_in_a_row >= 2) break;
+    if (!v.ok() && previous && older_generation_pair(*previous, buf)) break;
+    previous = fh;
     seed = fh.stored;
     if (!v.ok()) {
       ++failed_since_bad;

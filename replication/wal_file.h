@@ -19,10 +19,10 @@
 // stored checksum of the frame before it. A rolled-back transaction's spilled
 // frames may verify that way, but they never include a commit frame; frames
 // of an older WAL generation never verify (other salts), and two of them in a
-// row end the look (the node's checkpoints let SQLite restart the WAL in
-// place, so a whole older generation may follow the newest one). So a commit
-// frame that verifies behind a failed frame means committed data SQLite
-// would silently drop: corruption.
+// row that verify under their own salts end the look (the node's checkpoints
+// let SQLite restart the WAL in place, so a whole older generation may follow
+// the newest one). So a commit frame that verifies behind a failed frame
+// means committed data SQLite would silently drop: corruption.
 //
 // Opening and closing the -wal file with plain file calls is safe while
 // SQLite has the database open: SQLite holds its POSIX locks on the database

@@ -1,6 +1,7 @@
 // Damaged, torn, restarted and resumed WALs, all made by real SQLite.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "replication/wal_file.h"
@@ -178,6 +179,27 @@ TEST(WalCorruptionTest, DamagedSaltWithCommitsBehind) {
   ASSERT_EQ(scan.end, WalEnd::kCorruption);
   EXPECT_EQ(scan.corruption->commit_frames_at_stake, Tail(commits, 3));
   EXPECT_EQ(scan.corruption->reason.rfind("salts 0x", 0), 0u) << scan.corruption->reason;
+}
+
+// Two frames zeroed (say a lost 4 KiB block) look like frames of another
+// generation by their salts, but they do not verify as one: the look goes on
+// and finds the commits behind them.
+TEST(WalCorruptionTest, TwoZeroedFramesWithCommitsBehind) {
+  TempDir tmp;
+  std::string wal = MakeWal(tmp, 6);
+  WalScan clean = ScanOrDie(wal);
+  const std::vector<uint32_t> commits = CommitFrames(clean);
+  const WalFrame& first = clean.frames[commits[1]];
+  std::fill_n(wal.begin() + static_cast<std::ptrdiff_t>(first.offset), 2 * kFrameSize, '\0');
+  std::vector<uint32_t> behind;
+  for (uint32_t c : commits) {
+    if (c > first.index + 1) behind.push_back(c);
+  }
+  ASSERT_GE(behind.size(), 2u);
+  WalScan scan = ScanOrDie(wal);
+  ASSERT_EQ(scan.end, WalEnd::kCorruption);
+  EXPECT_EQ(scan.corruption->bad_frame, first.index);
+  EXPECT_EQ(scan.corruption->commit_frames_at_stake, behind);
 }
 
 TEST(WalCorruptionTest, DamagedHeaderWithCommitsBehind) {
