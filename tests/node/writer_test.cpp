@@ -248,10 +248,13 @@ class RecordingHook : public CheckpointHook {
     txids_.push_back(txid);
   }
   Status BeforeCheckpoint(sqlite3*, std::string_view reason) override {
+    if (on_before_checkpoint_) on_before_checkpoint_();
     std::lock_guard lock(mu_);
     reasons_.emplace_back(reason);
     return fail_;
   }
+  // Runs on the writer thread before the checkpoint's first pass.
+  void set_on_before_checkpoint(std::function<void()> f) { on_before_checkpoint_ = std::move(f); }
   std::vector<int64_t> txids() {
     std::lock_guard lock(mu_);
     return txids_;
@@ -298,6 +301,7 @@ class RecordingHook : public CheckpointHook {
   std::atomic<int> not_ready_{0};
   std::atomic<int> prepares_{0};
   std::function<void()> on_wal_reset_;  // set before the writer starts
+  std::function<void()> on_before_checkpoint_;  // the same
 };
 
 class WriterTest : public ::testing::Test {
@@ -382,6 +386,50 @@ TEST_F(WriterTest, WithAWriteWaitingTheCheckpointReusesTheWalFileAndIdleItTrunca
   ASSERT_TRUE(WaitFor([&] { return Checkpoints("complete") == 2; }));
   EXPECT_EQ(std::filesystem::file_size(wal), 0u) << "no write waited: truncated";
   EXPECT_EQ(writer_->WalBytes(), 0);
+}
+
+// A reader that began before the checkpoint, on the newest snapshot, lets
+// the passes copy every frame but keeps SQLite from starting the WAL over
+// at the next write: the writes go on in the same generation. The size
+// trigger then counts from that generation's size, as after an incomplete
+// checkpoint; counting from 0 would checkpoint again after every group.
+TEST_F(WriterTest, AReaderInTheWayOfTheWalRestartDoesNotTriggerTheNextCheckpoint) {
+  config_.checkpoint_wal_bytes = 256 * 1024;  // the waiting writes and one more add far less
+  config_.max_group_requests = 1;
+  std::unique_ptr<SqliteDb> reader;
+  std::vector<std::future<WriteOutcome>> queued;
+  std::vector<std::promise<WriteOutcome>> outcomes(4);
+  hook_.set_on_before_checkpoint([&] {
+    if (reader) return;
+    auto r = SqliteDb::Open(tmp_.Sub("index.db"), SQLITE_OPEN_READONLY);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    reader = std::move(r).value();
+    ASSERT_TRUE(reader->Exec("BEGIN; SELECT count(*) FROM archives;").ok());
+    for (auto& o : outcomes) {  // writes waiting: the last pass is passive
+      queued.push_back(o.get_future());
+      Status s = writer_->Submit(WriteRequest{{PutOp("q" + std::to_string(queued.size()), "small")},
+                                              [&o](WriteOutcome out) { o.set_value(std::move(out)); }});
+      ASSERT_TRUE(s.ok()) << s.ToString();
+    }
+  });
+  StartWriter(&hook_);
+  int i = 0;
+  while (Checkpoints("complete") == 0 && i < 400) {  // the WAL passes 256 KiB: a size checkpoint
+    ASSERT_TRUE(Write({PutOp("k" + std::to_string(i++), std::string(3000, 'x'))}).status.ok());
+  }
+  ASSERT_EQ(Checkpoints("complete"), 1u);
+  for (auto& f : queued) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    ASSERT_TRUE(f.get().status.ok());
+  }
+  auto scan = ScanWalFile(tmp_.Sub("index.db-wal"));
+  ASSERT_TRUE(scan.ok()) << scan.status().ToString();
+  EXPECT_GT(scan->frames.front().index, 0u);
+  EXPECT_GT(writer_->WalBytes(), config_.checkpoint_wal_bytes) << "the generation went on: no restart";
+  ASSERT_TRUE(Write({PutOp("after", "y")}).status.ok());
+  EXPECT_EQ(Checkpoints("complete"), 1u);
+  EXPECT_EQ(Checkpoints("incomplete"), 0u) << "a checkpoint ran again at once";
+  ASSERT_TRUE(reader->Exec("COMMIT").ok());
 }
 
 // The hook's sealer is busy: the checkpoint waits (writes go on) and runs
