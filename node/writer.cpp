@@ -7,6 +7,7 @@
 #include "base/thread_name.h"
 #include "node/fts_sync.h"
 #include "node/write_ops.h"
+#include "replication/wal_file.h"
 
 namespace walship {
 
@@ -37,11 +38,12 @@ Writer::Writer(std::unique_ptr<SqliteDb> db, const Config& config, Clock& clock,
       checkpoints_failed_(metrics.GetCounter("walship_checkpoints_total", "Checkpoints by result",
                                              {{"result", "failed"}})) {
   auto page_size = db_->QueryInt("PRAGMA page_size");
-  wal_frame_bytes_ = kWalFrameHeaderBytes + (page_size.ok() && *page_size > 0 ? *page_size : 4096);
+  wal_frame_bytes_ = static_cast<int64_t>(kWalFrameHeaderSize) + (page_size.ok() && *page_size > 0 ? *page_size : 4096);
   // Until the first commit says: what the file holds (after a crash, maybe
   // an older generation too; the first checkpoint settles it).
+  const int64_t header = static_cast<int64_t>(kWalHeaderSize);
   const int64_t file = FileSizeOrZero(wal_path_);
-  wal_frames_.store(file > kWalHeaderBytes ? (file - kWalHeaderBytes) / wal_frame_bytes_ : 0);
+  wal_frames_.store(file > header ? (file - header) / wal_frame_bytes_ : 0);
   sqlite3_wal_hook(db_->raw(), &Writer::OnWalCommit, this);
 }
 
@@ -151,7 +153,7 @@ Status Writer::Health() const {
 
 int64_t Writer::WalBytes() const {
   const int64_t frames = wal_frames_.load();
-  return frames <= 0 ? 0 : kWalHeaderBytes + frames * wal_frame_bytes_;
+  return frames <= 0 ? 0 : static_cast<int64_t>(kWalHeaderSize) + frames * wal_frame_bytes_;
 }
 
 void Writer::SetSticky(const Status& status) {

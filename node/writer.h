@@ -116,9 +116,7 @@ class Writer {
   CheckpointHook* hook_ = nullptr;
   std::function<void(const Status&)> sticky_listener_;  // set before Start(), then only read
   std::string wal_path_;
-  static constexpr int64_t kWalHeaderBytes = 32;
-  static constexpr int64_t kWalFrameHeaderBytes = 24;
-  int64_t wal_frame_bytes_ = 0;            // frame header plus one page
+  int64_t wal_frame_bytes_ = 0;            // frame header plus one page (replication/wal_file.h)
   std::atomic<int64_t> wal_frames_{0};     // set by the writer thread, read by any
   // sqlite3_wal_hook: `frames` in the WAL after each commit (writer thread).
   static int OnWalCommit(void* writer, sqlite3* db, const char* schema, int frames);

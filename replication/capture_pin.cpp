@@ -43,9 +43,7 @@ void WalCapture::MovePinToWalEnd() {
   sqlite3_free(err);
   if (sqlite3_get_autocommit(pin_db_) != 0) return;
   if (sqlite3_exec(pin_db_, "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK) return;
-  // A read transaction no one tracks would keep checkpoints from completing.
-  sqlite3_close_v2(pin_db_);
-  pin_db_ = nullptr;
+  ClosePin();  // a read transaction no one tracks would keep checkpoints from completing
 }
 
 void WalCapture::ReleasePin() {
@@ -56,7 +54,12 @@ void WalCapture::ReleasePin() {
   // completing: give up the pin for good.
   LogWarn("WAL capture: the read snapshot could not be released; closing it, checkpoints now wait for the sealer",
           {{"error", sqlite3_errmsg(pin_db_)}});
-  sqlite3_close_v2(pin_db_);
+  ClosePin();
+}
+
+void WalCapture::ClosePin() {
+  pinned_ = false;
+  sqlite3_close_v2(pin_db_);  // ends any read transaction; nullptr is fine
   pin_db_ = nullptr;
 }
 

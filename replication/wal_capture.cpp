@@ -116,8 +116,7 @@ WalCapture::WalCapture(sqlite3* db, std::string wal_path, SegmentStore& store, c
 
 WalCapture::~WalCapture() {
   sealer_->Stop();
-  ReleasePin();
-  sqlite3_close_v2(pin_db_);
+  ClosePin();
 }
 
 Result<std::unique_ptr<WalCapture>> WalCapture::Start(sqlite3* db, const std::string& db_path, SegmentStore& store,

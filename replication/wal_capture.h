@@ -167,6 +167,9 @@ class WalCapture final : public CheckpointHook {
   void MovePinToWalEnd();
   // Ends the pin's read transaction, so checkpoints may copy every frame.
   void ReleasePin();
+  // Gives the pin up for good (its connection closed): checkpoints then wait
+  // for the sealer before they copy anything.
+  void ClosePin();
   // Collect, then the pin follows; the collects between checkpoints.
   Status CollectAndPin();
 

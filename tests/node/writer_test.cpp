@@ -379,7 +379,7 @@ TEST_F(WriterTest, WithAWriteWaitingTheCheckpointReusesTheWalFileAndIdleItTrunca
   ASSERT_TRUE(scan.ok()) << scan.status().ToString();
   ASSERT_FALSE(scan->frames.empty());
   EXPECT_EQ(scan->frames.front().index, 1u) << "the waiting write started the WAL over";
-  EXPECT_EQ(writer_->WalBytes(), static_cast<int64_t>(32 + scan->frames.size() * (24 + 4096)));
+  EXPECT_EQ(writer_->WalBytes(), static_cast<int64_t>(kWalHeaderSize + scan->frames.size() * (kWalFrameHeaderSize + 4096)));
   EXPECT_LT(static_cast<uintmax_t>(writer_->WalBytes()), wal_file_bytes);
 
   writer_->RequestCheckpoint();
