@@ -34,11 +34,16 @@ Sha256Stream::~Sha256Stream() = default;
 
 void Sha256Stream::Update(std::string_view data) { EVP_DigestUpdate(state_->ctx, data.data(), data.size()); }
 
-std::string Sha256Stream::FinishHex() {
-  unsigned char digest[EVP_MAX_MD_SIZE];
+std::array<uint8_t, 32> Sha256Stream::Finish() {
+  std::array<uint8_t, 32> digest{};
   unsigned int n = 0;
-  EVP_DigestFinal_ex(state_->ctx, digest, &n);
-  return Hex(digest, n);
+  EVP_DigestFinal_ex(state_->ctx, digest.data(), &n);
+  return digest;
+}
+
+std::string Sha256Stream::FinishHex() {
+  const std::array<uint8_t, 32> digest = Finish();
+  return Hex(digest.data(), digest.size());
 }
 
 }  // namespace walship

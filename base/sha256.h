@@ -1,5 +1,7 @@
 // SHA-256 (OpenSSL) as lowercase hex.
 #pragma once
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -17,6 +19,9 @@ class Sha256Stream {
   void Update(std::string_view data);
   // Lowercase hex of everything fed so far; call once.
   std::string FinishHex();
+  // The 32 digest bytes of everything fed so far; call once (instead of
+  // FinishHex).
+  std::array<uint8_t, 32> Finish();
 
  private:
   struct State;

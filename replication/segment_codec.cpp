@@ -1,5 +1,7 @@
 #include "replication/segment_codec.h"
 
+#include "base/sha256.h"
+
 #include <openssl/sha.h>
 #include <xxhash.h>
 #include <zstd.h>
@@ -233,18 +235,6 @@ Status CheckFramesMatchCommits(const SegmentHeader& h, const std::vector<Segment
   return Status::Ok();
 }
 
-std::string BuildBody(const std::vector<SegmentFrame>& frames, uint32_t page_size) {
-  std::string body;
-  body.reserve(frames.size() * (kSegmentFrameRecordHeaderSize + page_size));
-  LittleEndianWriter w(&body);
-  for (const SegmentFrame& f : frames) {
-    w.U32(f.page_number);
-    w.U32(f.db_pages_after_commit);
-    w.Bytes(f.page.data(), f.page.size());
-  }
-  return body;
-}
-
 std::vector<SegmentFrame> ParseBody(std::string_view body, uint32_t page_size) {
   std::vector<SegmentFrame> frames;
   const size_t record = kSegmentFrameRecordHeaderSize + page_size;
@@ -258,14 +248,6 @@ std::vector<SegmentFrame> ParseBody(std::string_view body, uint32_t page_size) {
     frames.push_back(std::move(f));
   }
   return frames;
-}
-
-Result<std::string> Compress(std::string_view body, int level) {
-  std::string out(ZSTD_compressBound(body.size()), '\0');
-  size_t n = ZSTD_compress(out.data(), out.size(), body.data(), body.size(), level);
-  if (ZSTD_isError(n)) return Status::Internal(std::string("zstd compress: ") + ZSTD_getErrorName(n));
-  out.resize(n);
-  return out;
 }
 
 Result<std::string> Decompress(std::string_view stored, uint64_t length) {
@@ -320,7 +302,49 @@ Result<ClusterId> ParseClusterId(const std::string& hex) {
   return id;
 }
 
-Result<EncodedSegment> EncodeSegment(const Segment& segment, int zstd_level) {
+SegmentEncoder::SegmentEncoder(int zstd_level)
+    : zstd_level_(zstd_level), cctx_(ZSTD_createCCtx()), chunk_(ZSTD_CStreamOutSize(), '\0') {}
+
+SegmentEncoder::~SegmentEncoder() { ZSTD_freeCCtx(cctx_); }
+
+Status SegmentEncoder::Feed(std::string_view input, int end_directive, std::string* out) {
+  ZSTD_inBuffer in{input.data(), input.size(), 0};
+  const auto directive = static_cast<ZSTD_EndDirective>(end_directive);
+  for (;;) {
+    ZSTD_outBuffer chunk{chunk_.data(), chunk_.size(), 0};
+    const size_t remaining = ZSTD_compressStream2(cctx_, &chunk, &in, directive);
+    if (ZSTD_isError(remaining)) return Status::Internal(std::string("zstd compress: ") + ZSTD_getErrorName(remaining));
+    out->append(chunk_.data(), chunk.pos);
+    const bool done = directive == ZSTD_e_end ? remaining == 0 : in.pos == in.size;
+    if (done) return Status::Ok();
+  }
+}
+
+Result<Sha256Digest> SegmentEncoder::CompressBody(const std::vector<SegmentFrame>& frames, uint64_t body_length,
+                                                  std::string* out) {
+  if (cctx_ == nullptr) return Status::Internal("zstd compress: no compression context (out of memory)");
+  size_t rc = ZSTD_CCtx_reset(cctx_, ZSTD_reset_session_only);
+  if (!ZSTD_isError(rc)) rc = ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, zstd_level_);
+  // The frame states the body's length, which Decompress requires.
+  if (!ZSTD_isError(rc)) rc = ZSTD_CCtx_setPledgedSrcSize(cctx_, body_length);
+  if (ZSTD_isError(rc)) return Status::Internal(std::string("zstd compress: ") + ZSTD_getErrorName(rc));
+  Sha256Stream sha;
+  std::string record_header;
+  for (const SegmentFrame& f : frames) {
+    record_header.clear();
+    LittleEndianWriter w(&record_header);
+    w.U32(f.page_number);
+    w.U32(f.db_pages_after_commit);
+    for (std::string_view piece : {std::string_view(record_header), std::string_view(f.page)}) {
+      sha.Update(piece);
+      WALSHIP_RETURN_IF_ERROR(Feed(piece, ZSTD_e_continue, out));
+    }
+  }
+  WALSHIP_RETURN_IF_ERROR(Feed({}, ZSTD_e_end, out));
+  return sha.Finish();
+}
+
+Result<EncodedSegment> SegmentEncoder::Encode(const Segment& segment) {
   SegmentHeader h = segment.header;
   h.major_version = kSegmentMajorVersion;
   h.minor_version = kSegmentMinorVersion;
@@ -336,20 +360,36 @@ Result<EncodedSegment> EncodeSegment(const Segment& segment, int zstd_level) {
   if (rules.ok()) rules = CheckFramesMatchCommits(h, segment.frames);
   if (!rules.ok()) return Status::InvalidArgument(rules.message()).Wrap(context);
 
-  const std::string body = BuildBody(segment.frames, h.page_size);
-  Result<std::string> stored = Compress(body, zstd_level);
-  if (!stored.ok()) return stored.status().Wrap(context);
-  h.body_stored_length = stored->size();
-  h.body_xxh64 = XXH64(stored->data(), stored->size(), 0);
-  h.body_sha256 = Sha256Of(body);
-
+  // The body is compressed straight after room for the header, which is
+  // written last: it holds the compressed body's length and hash. Reserving
+  // (not filling) the bound touches only the pages the output uses.
+  const size_t header_length = SegmentHeaderLength(static_cast<uint32_t>(h.commits.size()));
   EncodedSegment out;
-  out.bytes = EncodeHeader(h);
-  out.header.header_length = out.bytes.size();
-  out.header.segment_sha256 = Sha256Of(out.bytes);
+  out.bytes.reserve(header_length + ZSTD_compressBound(h.body_length));
+  out.bytes.resize(header_length);
+  auto body_sha256 = CompressBody(segment.frames, h.body_length, &out.bytes);
+  if (!body_sha256.ok()) return body_sha256.status().Wrap(context);
+  const std::string_view stored = std::string_view(out.bytes).substr(header_length);
+  h.body_stored_length = stored.size();
+  h.body_xxh64 = XXH64(stored.data(), stored.size(), 0);
+  h.body_sha256 = *body_sha256;
+
+  const std::string header = EncodeHeader(h);
+  if (header.size() != header_length) {
+    return Status::Internal("header of " + std::to_string(header.size()) + " bytes, " +
+                            std::to_string(header_length) + " expected")
+        .Wrap(context);
+  }
+  out.bytes.replace(0, header_length, header);
+  out.header.header_length = header_length;
+  out.header.segment_sha256 = Sha256Of(header);
   out.header.header = std::move(h);
-  out.bytes += *stored;
   return out;
+}
+
+Result<EncodedSegment> EncodeSegment(const Segment& segment, int zstd_level) {
+  SegmentEncoder encoder(zstd_level);
+  return encoder.Encode(segment);
 }
 
 std::optional<size_t> StatedSegmentHeaderLength(std::string_view prefix) {

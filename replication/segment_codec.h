@@ -19,6 +19,8 @@
 #include "base/status.h"
 #include "replication/segment_format.h"
 
+struct ZSTD_CCtx_s;
+
 namespace walship {
 
 struct DecodedSegmentHeader {
@@ -37,8 +39,34 @@ struct EncodedSegment {
   DecodedSegmentHeader header;  // as written, derived fields filled in
 };
 
-// Fills in the derived header fields (see SegmentHeader) and compresses the
-// body with zstd at `zstd_level`.
+// Encodes segments with one zstd context kept from one segment to the next.
+// The body is compressed and hashed frame by frame, never built whole: a
+// fresh multi-MiB body, compressor output and context per segment were
+// almost all page faults and memset, about 70 MB/s of one core on the test
+// VM (docs/BENCHMARKS.md). Owned and used by one thread at a time.
+class SegmentEncoder {
+ public:
+  explicit SegmentEncoder(int zstd_level);
+  ~SegmentEncoder();
+  SegmentEncoder(const SegmentEncoder&) = delete;
+  SegmentEncoder& operator=(const SegmentEncoder&) = delete;
+
+  // Fills in the derived header fields (see SegmentHeader) and compresses
+  // the body with zstd at the encoder's level.
+  Result<EncodedSegment> Encode(const Segment& segment);
+
+ private:
+  // Appends the compressed body to `out` and returns its SHA-256 (of the
+  // uncompressed body).
+  Result<Sha256Digest> CompressBody(const std::vector<SegmentFrame>& frames, uint64_t body_length, std::string* out);
+  Status Feed(std::string_view input, int end_directive, std::string* out);
+
+  const int zstd_level_;
+  ZSTD_CCtx_s* cctx_;  // owned; may be null if zstd could not allocate it (Encode then fails)
+  std::string chunk_;  // the compressor's output buffer, reused
+};
+
+// The same, with a context for this one segment.
 Result<EncodedSegment> EncodeSegment(const Segment& segment, int zstd_level);
 
 // Reads and checks only the header; `bytes` may hold the body too, or not.

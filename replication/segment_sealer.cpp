@@ -5,7 +5,7 @@
 namespace walship {
 
 SegmentSealer::SegmentSealer(SegmentStore& store, int zstd_level, OnSealed on_sealed)
-    : store_(store), zstd_level_(zstd_level), on_sealed_(std::move(on_sealed)) {
+    : store_(store), encoder_(zstd_level), on_sealed_(std::move(on_sealed)) {
   thread_ = std::thread([this] {
     NameThisThread("ws-sealer");
     Run();
@@ -66,7 +66,7 @@ void SegmentSealer::Run() {
     if (!seg.header.chain_start()) seg.header.previous_sha256 = previous;
     const auto start = std::chrono::steady_clock::now();
     Status s;
-    auto encoded = EncodeSegment(seg, zstd_level_);
+    auto encoded = encoder_.Encode(seg);
     if (!encoded.ok()) s = encoded.status().Wrap(context);
     if (s.ok()) s = store_.Publish(*encoded).Wrap(context);
     if (s.ok()) {

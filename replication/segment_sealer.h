@@ -21,6 +21,7 @@
 
 #include "base/metrics.h"
 #include "base/status.h"
+#include "replication/segment_codec.h"
 #include "replication/segment_store.h"
 
 namespace walship {
@@ -52,7 +53,7 @@ class SegmentSealer {
   void Run();
 
   SegmentStore& store_;
-  const int zstd_level_;
+  SegmentEncoder encoder_;  // used only on the sealer thread
   OnSealed on_sealed_;
   std::mutex mu_;  // guards queue_, busy_, stopping_, failure_, previous_
   std::condition_variable work_cv_;

@@ -17,6 +17,7 @@ namespace {
 using walship::testing::EncodeOrDie;
 using walship::testing::FirstSampleSegment;
 using walship::testing::NextSampleSegment;
+using walship::testing::SamplePage;
 
 std::string Hex64(uint64_t v) {
   char buf[24];
@@ -253,6 +254,37 @@ TEST_F(SegmentCodecTest, EncoderRefusesInconsistentSegments) {
     EXPECT_EQ(e.status().message(), "encode segment 2: " + c.message);
   }
 }
+
+// The sealer keeps one encoder (one zstd context) for every segment: each
+// must come out as if encoded alone, whatever was encoded before it, and a
+// body of many compression blocks must survive the streaming.
+TEST_F(SegmentCodecTest, AReusedEncoderEncodesEachSegmentAsAFreshOneWould) {
+  Segment big = segment_;
+  const uint32_t frames = 600;  // 600 KiB of body: several of zstd's 128 KiB blocks
+  big.header.wal_last_frame = big.header.wal_first_frame + frames - 1;
+  big.frames.clear();
+  for (uint32_t i = 0; i < frames; ++i) big.frames.push_back({2 + i % 50, 0, SamplePage(1000 + i)});
+  big.frames.back().db_pages_after_commit = 60;
+  big.header.commits = {{3, big.header.sealed_unix_ms - 1, frames, 60}};
+
+  SegmentEncoder encoder(3);
+  std::vector<std::string> reused;
+  for (const Segment* s : {&segment_, &big, &segment_}) {
+    Result<EncodedSegment> e = encoder.Encode(*s);
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    Result<DecodedSegment> d = DecodeSegment(e->bytes);
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    EXPECT_EQ(d->frames, s->frames);
+    EXPECT_EQ(d->header.segment_sha256, e->header.segment_sha256);
+    EXPECT_EQ(d->header.header.body_sha256, e->header.header.body_sha256);
+    reused.push_back(e->bytes);
+  }
+  EXPECT_EQ(reused[0], bytes_) << "the first segment, encoded by a fresh encoder in SetUp";
+  EXPECT_EQ(reused[2], bytes_) << "the same segment after a large one: nothing carried over";
+  EXPECT_EQ(reused[1], EncodeOrDie(big).bytes);
+  EXPECT_GT(reused[1].size(), 0u);
+}
+
 
 }  // namespace
 }  // namespace walship
