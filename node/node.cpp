@@ -9,7 +9,7 @@ namespace walship {
 
 int Node::Run(const std::function<void()>& on_ready) {
   loop_.AddRepeatingTimer(static_cast<uint64_t>(config_.checkpoint_interval_ms),
-                          [this] { store_.RequestCheckpoint(); });
+                          [this] { store_.RequestTimerCheckpoint(); });
   // The writer collects new commits after a commit, at most every collect
   // interval; when writes pause, the last ones would wait for the next
   // checkpoint (a second) to be sealed and shipped. This tick collects them.

@@ -368,6 +368,11 @@ void Store::RequestCheckpoint() {
   if (hold.ok() && writer_) writer_->RequestCheckpoint();
 }
 
+void Store::RequestTimerCheckpoint() {
+  auto hold = HoldParts();
+  if (hold.ok() && writer_) writer_->RequestTimerCheckpoint();
+}
+
 bool Store::ReportCorruption(std::string_view source, const Status& status) {
   auto hold = HoldParts();
   return hold.ok() && corruption_ != nullptr && corruption_->Observe(source, status);

@@ -94,6 +94,7 @@ class Store {
   // Asks the writer for a snapshot (a new base) for a standby to start on.
   void RequestSnapshot();
   void RequestCheckpoint();
+  void RequestTimerCheckpoint();  // see Writer::RequestTimerCheckpoint
   Position position() const;
   // Ok when the database is open and writable.
   Status Ready() const;

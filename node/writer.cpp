@@ -88,6 +88,14 @@ void Writer::RequestCheckpoint() {
   cv_.notify_one();
 }
 
+void Writer::RequestTimerCheckpoint() {
+  {
+    std::lock_guard lock(mu_);
+    timer_tick_ = true;
+  }
+  cv_.notify_one();
+}
+
 void Writer::RequestSnapshot() {
   {
     std::lock_guard lock(mu_);
@@ -173,14 +181,15 @@ void Writer::Run() {
     std::vector<WriteRequest> group;
     std::vector<BetweenGroupsTask> tasks;
     bool checkpoint = false;
+    bool timer_tick = false;
     bool snapshot = false;
     bool collect = false;
     bool last = false;
     {
       std::unique_lock lock(mu_);
       auto has_work = [&] {
-        return !queue_.empty() || !tasks_.empty() || stopping_ || checkpoint_requested_ || snapshot_requested_ ||
-               collect_requested_;
+        return !queue_.empty() || !tasks_.empty() || stopping_ || checkpoint_requested_ || timer_tick_ ||
+               snapshot_requested_ || collect_requested_;
       };
       if (checkpoint_deferred_since_ns_ != 0) {
         // A put-off checkpoint is looked at again soon even with no writes.
@@ -197,6 +206,8 @@ void Writer::Run() {
       tasks.swap(tasks_);
       checkpoint = checkpoint_requested_;
       checkpoint_requested_ = false;
+      timer_tick = timer_tick_;
+      timer_tick_ = false;
       snapshot = snapshot_requested_;
       snapshot_requested_ = false;
       collect = collect_requested_;
@@ -214,8 +225,9 @@ void Writer::Run() {
     }
     if (writable && last) {
       Checkpoint("shutdown");
-    } else if (writable && (checkpoint || WalBytes() >= wal_bytes_after_incomplete_ + config_.checkpoint_wal_bytes)) {
-      CheckpointWhenReady(checkpoint ? "timer" : "wal_size");
+    } else if (const bool timed = checkpoint || (timer_tick && TimerCheckpointDue());
+               writable && (timed || WalBytes() >= wal_bytes_after_incomplete_ + config_.checkpoint_wal_bytes)) {
+      CheckpointWhenReady(timed ? "timer" : "wal_size");
     } else if (writable && checkpoint_deferred_since_ns_ != 0) {
       CheckpointWhenReady(deferred_reason_);
     }
@@ -367,8 +379,15 @@ int Writer::CheckpointPass(int mode, int* log_frames, int* checkpointed) {
   return rc;
 }
 
+bool Writer::TimerCheckpointDue() const {
+  if (last_checkpoint_start_ns_ == 0) return true;
+  const int64_t half_interval_ns = config_.checkpoint_interval_ms * 1'000'000 / 2;
+  return clock_.MonotonicNanos() - last_checkpoint_start_ns_ >= half_interval_ns;
+}
+
 void Writer::Checkpoint(std::string_view reason) {
   const int64_t start_ns = clock_.MonotonicNanos();
+  last_checkpoint_start_ns_ = start_ns;
   // The last pass, while writes wait: a passive one. Once it has copied
   // every frame, SQLite starts the WAL over from its first frame at the next
   // write, in the same file; truncating tens of MiB instead cost about 30 ms

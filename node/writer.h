@@ -56,8 +56,13 @@ class Writer {
   // Queues a request. Fails (and never calls on_committed) when the writer is
   // stopping or stopped by a sticky error.
   Status Submit(WriteRequest request);
-  // Asks for a checkpoint at the next gap between groups (the timer calls this).
+  // Asks for a checkpoint at the next gap between groups.
   void RequestCheckpoint();
+  // The checkpoint timer's tick: a checkpoint at the next gap, unless one
+  // began less than half checkpoint.interval_ms ago (say for the WAL size):
+  // so soon after, it would copy little and still cost a database fsync and
+  // a pause of every write.
+  void RequestTimerCheckpoint();
   // Asks the checkpoint hook for a snapshot between two groups (see
   // CheckpointHook::TakeSnapshot); returns at once.
   void RequestSnapshot();
@@ -97,6 +102,8 @@ class Writer {
   void Run();
   void CommitGroup(std::vector<WriteRequest>& group);
   void Checkpoint(std::string_view reason);
+  // For a timer tick: no checkpoint began in the last half interval.
+  bool TimerCheckpointDue() const;
   // One sqlite3_wal_checkpoint_v2 call in `mode`, with no busy wait.
   int CheckpointPass(int mode, int* log_frames, int* checkpointed);
   // False (counted, logged, sticky unless kUnavailable) when the hook failed.
@@ -121,12 +128,13 @@ class Writer {
   // sqlite3_wal_hook: `frames` in the WAL after each commit (writer thread).
   static int OnWalCommit(void* writer, sqlite3* db, const char* schema, int frames);
 
-  mutable std::mutex mu_;  // guards queue_, tasks_, stopping_, checkpoint_requested_, snapshot_requested_, collect_requested_, sticky_
+  mutable std::mutex mu_;  // guards queue_, tasks_, stopping_, checkpoint_requested_, timer_tick_, snapshot_requested_, collect_requested_, sticky_
   std::condition_variable cv_;
   std::deque<WriteRequest> queue_;
   std::vector<BetweenGroupsTask> tasks_;
   bool stopping_ = false;
   bool checkpoint_requested_ = false;
+  bool timer_tick_ = false;
   bool snapshot_requested_ = false;
   bool collect_requested_ = false;
   Status sticky_;
@@ -134,6 +142,9 @@ class Writer {
   std::atomic<int64_t> timeline_;
   std::atomic<int64_t> txid_;
   std::atomic<int64_t> last_checkpoint_ms_{0};
+  // When the last checkpoint began, complete or not (writer thread only;
+  // 0 before the first): what a timer tick is measured from.
+  int64_t last_checkpoint_start_ns_ = 0;
   // WalBytes() after the last incomplete checkpoint (writer thread only).
   // An incomplete checkpoint leaves the WAL as large as before, so the size
   // trigger waits for another checkpoint.wal_bytes of growth beyond it rather

@@ -351,6 +351,33 @@ TEST_F(WriterTest, RequestedCheckpointCallsTheHookThenTruncatesTheWal) {
   EXPECT_EQ(writer_->LastCheckpointUnixMillis(), clock_.NowUnixMillis());
 }
 
+// A timer tick within half an interval of the last checkpoint (here one
+// asked for, in a busy node one for the WAL size) skips: it would copy little
+// and still pause every write. Later ticks checkpoint again.
+TEST_F(WriterTest, ATimerTickSoonAfterACheckpointSkipsIt) {
+  config_.checkpoint_interval_ms = 1000;
+  StartWriter(&hook_);
+  ASSERT_TRUE(Write({PutOp("a", "x")}).status.ok());
+  writer_->RequestCheckpoint();
+  ASSERT_TRUE(WaitFor([&] { return Checkpoints("complete") == 1; }));
+
+  clock_.AdvanceMillis(499);
+  ASSERT_TRUE(Write({PutOp("b", "x")}).status.ok());
+  writer_->RequestTimerCheckpoint();
+  // Two writes after the tick: the second is handled in a later round of
+  // the writer than the tick, so the tick has been judged when it returns.
+  ASSERT_TRUE(Write({PutOp("c", "x")}).status.ok());
+  ASSERT_TRUE(Write({PutOp("d", "x")}).status.ok());
+  EXPECT_EQ(Checkpoints("complete"), 1u) << "a tick 499 ms after a checkpoint with a 1000 ms interval";
+  EXPECT_GT(writer_->WalBytes(), 0);
+
+  clock_.AdvanceMillis(1);
+  writer_->RequestTimerCheckpoint();
+  ASSERT_TRUE(WaitFor([&] { return Checkpoints("complete") == 2; }));
+  EXPECT_EQ(hook_.reasons(), (std::vector<std::string>{"timer", "timer"}));
+  EXPECT_EQ(writer_->WalBytes(), 0);
+}
+
 // While a write waits, the last pass does not truncate the -wal file (that
 // paused writes ~30 ms per checkpoint): SQLite starts the WAL over at the
 // file's start with the next write. With none waiting, it truncates.
