@@ -387,7 +387,6 @@ bool Writer::TimerCheckpointDue() const {
 
 void Writer::Checkpoint(std::string_view reason) {
   const int64_t start_ns = clock_.MonotonicNanos();
-  last_checkpoint_start_ns_ = start_ns;
   // The last pass, while writes wait: a passive one. Once it has copied
   // every frame, SQLite starts the WAL over from its first frame at the next
   // write, in the same file; truncating tens of MiB instead cost about 30 ms
@@ -454,6 +453,7 @@ void Writer::Checkpoint(std::string_view reason) {
     frames_before_restart_ = wal_frames_.load();
   }
   wal_frames_.store(0);  // every frame copied
+  last_checkpoint_start_ns_ = start_ns;
   checkpoints_done_.Add();
   last_checkpoint_ms_.store(clock_.NowUnixMillis());
   LogEvent(spdlog::level::debug, "checkpoint complete",

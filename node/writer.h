@@ -58,8 +58,9 @@ class Writer {
   Status Submit(WriteRequest request);
   // Asks for a checkpoint at the next gap between groups.
   void RequestCheckpoint();
-  // The checkpoint timer's tick: a checkpoint at the next gap, unless one
-  // began less than half checkpoint.interval_ms ago (say for the WAL size):
+  // The checkpoint timer's tick: a checkpoint at the next gap, unless a
+  // complete one began less than half checkpoint.interval_ms ago (say for
+  // the WAL size):
   // so soon after, it would copy little and still cost a database fsync and
   // a pause of every write.
   void RequestTimerCheckpoint();
@@ -142,8 +143,9 @@ class Writer {
   std::atomic<int64_t> timeline_;
   std::atomic<int64_t> txid_;
   std::atomic<int64_t> last_checkpoint_ms_{0};
-  // When the last checkpoint began, complete or not (writer thread only;
-  // 0 before the first): what a timer tick is measured from.
+  // When the last complete checkpoint began (writer thread only; 0 before
+  // the first): what a timer tick is measured from. An incomplete or failed
+  // one left the WAL as it was, so the next tick tries again.
   int64_t last_checkpoint_start_ns_ = 0;
   // WalBytes() after the last incomplete checkpoint (writer thread only).
   // An incomplete checkpoint leaves the WAL as large as before, so the size

@@ -378,6 +378,25 @@ TEST_F(WriterTest, ATimerTickSoonAfterACheckpointSkipsIt) {
   EXPECT_EQ(writer_->WalBytes(), 0);
 }
 
+// An incomplete checkpoint (a reader on an older snapshot) left the WAL
+// full: the next tick, however soon, tries again.
+TEST_F(WriterTest, ATimerTickSoonAfterAnIncompleteCheckpointRunsIt) {
+  config_.checkpoint_interval_ms = 1000;
+  StartWriter(&hook_);
+  ASSERT_TRUE(Write({PutOp("a", "x")}).status.ok());
+  auto reader = SqliteDb::Open(tmp_.Sub("index.db"), SQLITE_OPEN_READONLY);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  ASSERT_TRUE((*reader)->Exec("BEGIN; SELECT count(*) FROM archives;").ok());
+  ASSERT_TRUE(Write({PutOp("b", "x")}).status.ok());
+  writer_->RequestCheckpoint();
+  ASSERT_TRUE(WaitFor([&] { return Checkpoints("incomplete") == 1; }));
+  ASSERT_TRUE((*reader)->Exec("COMMIT").ok());
+
+  writer_->RequestTimerCheckpoint();  // no time has passed
+  ASSERT_TRUE(WaitFor([&] { return Checkpoints("complete") == 1; }));
+  EXPECT_EQ(writer_->WalBytes(), 0);
+}
+
 // While a write waits, the last pass does not truncate the -wal file (that
 // paused writes ~30 ms per checkpoint): SQLite starts the WAL over at the
 // file's start with the next write. With none waiting, it truncates.
