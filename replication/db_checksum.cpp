@@ -16,9 +16,34 @@ uint64_t DbChecksum::PageHash(uint32_t page_number, std::string_view page) {
 
 uint64_t DbChecksum::ZeroPageHash(uint32_t page_number) const { return PageHash(page_number, zero_page_); }
 
+void DbChecksum::Mark() {
+  marked_ = true;
+  sum_at_mark_ = sum_;
+  undo_.clear();
+}
+
+void DbChecksum::RollBack() {
+  if (!marked_) return;
+  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+    switch (it->kind) {
+      case Undo::kSet: page_hashes_[it->index] = it->hash; break;
+      case Undo::kPopped: page_hashes_.push_back(it->hash); break;
+      case Undo::kPushed: page_hashes_.pop_back(); break;
+    }
+  }
+  sum_ = sum_at_mark_;
+  Forget();
+}
+
+void DbChecksum::Forget() {
+  marked_ = false;
+  undo_.clear();
+}
+
 void DbChecksum::SetPageCount(uint32_t page_count) {
   while (page_hashes_.size() > page_count) {
     sum_ -= page_hashes_.back();
+    if (marked_) undo_.push_back({Undo::kPopped, 0, page_hashes_.back()});
     page_hashes_.pop_back();
   }
   // No reserve(page_count) here: UpdatePage grows the file one page at a
@@ -27,6 +52,7 @@ void DbChecksum::SetPageCount(uint32_t page_count) {
   while (page_hashes_.size() < page_count) {
     uint64_t h = ZeroPageHash(static_cast<uint32_t>(page_hashes_.size() + 1));
     page_hashes_.push_back(h);
+    if (marked_) undo_.push_back({Undo::kPushed, 0, 0});
     sum_ += h;
   }
 }
@@ -40,6 +66,7 @@ Status DbChecksum::UpdatePage(uint32_t page_number, std::string_view page) {
   }
   if (page_number > page_hashes_.size()) SetPageCount(page_number);
   uint64_t& slot = page_hashes_[page_number - 1];
+  if (marked_) undo_.push_back({Undo::kSet, page_number - 1, slot});
   sum_ -= slot;
   slot = PageHash(page_number, page);
   sum_ += slot;

@@ -39,23 +39,24 @@ Status SegmentApplier::ApplyFrames(const DecodedSegment& segment, std::optional<
   }
   // Checked in full before a byte is written: a segment whose frames do not
   // give its checksum after leaves the file as it was (the last verified
-  // transaction), so a restore can stop there.
-  DbChecksum full = checksum_;   // every frame: what the segment vouches for
+  // transaction), so a restore can stop there. checksum_ takes every frame
+  // (what the segment vouches for) and goes back on any failure.
+  DbChecksumChanges changes(checksum_);
   std::optional<DbChecksum> sum;  // up to the stop, when it falls inside: what the file will hold
   size_t frames_to_write = 0;
   size_t commit = 0;
   for (const auto& f : segment.frames) {
-    WALSHIP_RETURN_IF_ERROR(full.UpdatePage(f.page_number, f.page).Wrap(context));
-    if (f.db_pages_after_commit != 0) full.SetPageCount(f.db_pages_after_commit);
+    WALSHIP_RETURN_IF_ERROR(checksum_.UpdatePage(f.page_number, f.page).Wrap(context));
+    if (f.db_pages_after_commit != 0) checksum_.SetPageCount(f.db_pages_after_commit);
     if (sum) continue;
     ++frames_to_write;
     if (f.db_pages_after_commit == 0) continue;
     const uint64_t txid = h.commits[commit++].txid;
-    if (stop_after_txid && txid >= *stop_after_txid && commit < h.commits.size()) sum = full;
+    if (stop_after_txid && txid >= *stop_after_txid && commit < h.commits.size()) sum = checksum_;
   }
-  if (full.Value() != h.db_checksum_after) {
-    return Status::Corruption(context + ": checksum after is " + DbChecksumHex(full.Value()) + ", the segment says " +
-                              DbChecksumHex(h.db_checksum_after) + " (nothing was written)");
+  if (checksum_.Value() != h.db_checksum_after) {
+    return Status::Corruption(context + ": checksum after is " + DbChecksumHex(checksum_.Value()) +
+                              ", the segment says " + DbChecksumHex(h.db_checksum_after) + " (nothing was written)");
   }
   ScopedFd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
   if (fd.get() < 0) return Status::IOError(context + ": open: " + ErrnoMessage(errno));
@@ -68,7 +69,11 @@ Status SegmentApplier::ApplyFrames(const DecodedSegment& segment, std::optional<
       return Status::IOError(context + ": truncate: " + ErrnoMessage(errno));
     }
   }
-  checksum_ = sum ? std::move(*sum) : std::move(full);
+  changes.Keep();
+  if (sum) {
+    sum->Forget();  // the copy carries the mark's record of changes
+    checksum_ = std::move(*sum);
+  }
   return Status::Ok();
 }
 

@@ -527,25 +527,27 @@ Status WalCapture::Seal(WalScan&& scan, const std::vector<PendingCommit>& commit
   h.db_checksum_before = checksum_.Value();
   h.sealed_unix_ms = clock_.NowUnixMillis();
 
-  DbChecksum after = checksum_;
+  // checksum_ moves to the value after the segment, and back if the
+  // segment cannot be handed over (without a copy: see DbChecksum::Mark).
+  DbChecksumChanges changes(checksum_);
   size_t next_commit = 0;
   seg.frames.reserve(scan.frames.size());
   for (auto& f : scan.frames) {
-    WALSHIP_RETURN_IF_ERROR(after.UpdatePage(f.page_number, f.page));
+    WALSHIP_RETURN_IF_ERROR(checksum_.UpdatePage(f.page_number, f.page));
     if (f.is_commit()) {
-      after.SetPageCount(f.db_pages_after_commit);
+      checksum_.SetPageCount(f.db_pages_after_commit);
       const PendingCommit& c = commits[next_commit++];
       h.commits.push_back(SegmentCommit{static_cast<uint64_t>(c.txid), c.commit_unix_ms,
                                         static_cast<uint32_t>(seg.frames.size() + 1), f.db_pages_after_commit});
     }
     seg.frames.push_back(SegmentFrame{f.page_number, f.db_pages_after_commit, std::move(f.page)});
   }
-  h.db_checksum_after = after.Value();
+  h.db_checksum_after = checksum_.Value();
   const size_t frames = seg.frames.size();
   WALSHIP_RETURN_IF_ERROR(sealer_->Submit(std::move(seg)));
+  changes.Keep();
 
   position_ = scan.next;
-  checksum_ = std::move(after);
   next_starts_chain_ = false;
   last_txid_ = commits.back().txid;
   ++next_sequence_;

@@ -148,5 +148,37 @@ TEST(DbChecksumTest, PageOneFromFileTakesItsSizeFromTheHeaderAndRefusesABadOne) 
   EXPECT_EQ(one.status().ToString(), "corruption: " + path + ": the header states page size 768");
 }
 
+// What the WAL capture relies on to give up a segment it could not hand
+// over: every kind of change after Mark() is taken back exactly.
+TEST(DbChecksumTest, RollBackReturnsToTheMarkAfterUpdatesGrowthAndShrinking) {
+  DbChecksum sum(kPage);
+  for (uint32_t p = 1; p <= 4; ++p) ASSERT_TRUE(sum.UpdatePage(p, Page(static_cast<char>('a' + p))).ok());
+  const DbChecksum before = sum;
+  auto expect_equal = [](const DbChecksum& a, const DbChecksum& b) {
+    ASSERT_EQ(a.page_count(), b.page_count());
+    EXPECT_EQ(a.Value(), b.Value());
+    for (uint32_t p = 1; p <= a.page_count(); ++p) EXPECT_EQ(a.PageHashAt(p), b.PageHashAt(p)) << "page " << p;
+  };
+
+  sum.Mark();
+  ASSERT_TRUE(sum.UpdatePage(2, Page('x')).ok());
+  ASSERT_TRUE(sum.UpdatePage(2, Page('y')).ok());  // the same page twice
+  sum.SetPageCount(2);                             // shrink: pages 3 and 4 dropped
+  ASSERT_TRUE(sum.UpdatePage(7, Page('z')).ok());  // grow past the old end
+  sum.SetPageCount(5);                             // and shrink again
+  ASSERT_NE(sum.Value(), before.Value());
+  sum.RollBack();
+  expect_equal(sum, before);
+
+  // Forget() keeps the changes, and a later RollBack() does nothing.
+  sum.Mark();
+  ASSERT_TRUE(sum.UpdatePage(1, Page('q')).ok());
+  const DbChecksum changed = sum;
+  sum.Forget();
+  sum.RollBack();
+  expect_equal(sum, changed);
+  EXPECT_NE(sum.Value(), before.Value());
+}
+
 }  // namespace
 }  // namespace walship
