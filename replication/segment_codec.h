@@ -43,7 +43,9 @@ struct EncodedSegment {
 // The body is compressed and hashed frame by frame, never built whole: a
 // fresh multi-MiB body, compressor output and context per segment were
 // almost all page faults and memset, about 70 MB/s of one core on the test
-// VM (docs/BENCHMARKS.md). Owned and used by one thread at a time.
+// VM (docs/BENCHMARKS.md). The context keeps its tables between segments:
+// a few MiB at level 1, tens of MiB at the highest levels. Owned and used by
+// one thread at a time.
 class SegmentEncoder {
  public:
   explicit SegmentEncoder(int zstd_level);
