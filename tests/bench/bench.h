@@ -83,7 +83,7 @@ struct CaptureBenchArgs {
   double warmup_s = 1, measure_s = 5;
   ClientKind client = ClientKind::kRaw;
   int clients = 32;
-  int rounds = 2;  // alternating capture-on and capture-off nodes
+  int rounds = 6;  // alternating capture-on and capture-off nodes
   std::string extra_toml;  // more [segments] keys for both nodes (--node-toml)
 };
 
