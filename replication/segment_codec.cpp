@@ -1,7 +1,5 @@
 #include "replication/segment_codec.h"
 
-#include "base/sha256.h"
-
 #include <openssl/sha.h>
 #include <xxhash.h>
 #include <zstd.h>
@@ -9,6 +7,8 @@
 #include <cassert>
 #include <cstdio>
 #include <cstring>
+
+#include "base/sha256.h"
 
 namespace walship {
 
