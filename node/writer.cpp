@@ -380,9 +380,9 @@ int Writer::CheckpointPass(int mode, int* log_frames, int* checkpointed) {
 }
 
 bool Writer::TimerCheckpointDue() const {
-  if (last_checkpoint_start_ns_ == 0) return true;
+  if (last_size_checkpoint_start_ns_ == 0) return true;
   const int64_t half_interval_ns = config_.checkpoint_interval_ms * 1'000'000 / 2;
-  return clock_.MonotonicNanos() - last_checkpoint_start_ns_ >= half_interval_ns;
+  return clock_.MonotonicNanos() - last_size_checkpoint_start_ns_ >= half_interval_ns;
 }
 
 void Writer::Checkpoint(std::string_view reason) {
@@ -453,7 +453,7 @@ void Writer::Checkpoint(std::string_view reason) {
     frames_before_restart_ = wal_frames_.load();
   }
   wal_frames_.store(0);  // every frame copied
-  last_checkpoint_start_ns_ = start_ns;
+  last_size_checkpoint_start_ns_ = reason == "wal_size" ? start_ns : 0;
   checkpoints_done_.Add();
   last_checkpoint_ms_.store(clock_.NowUnixMillis());
   LogEvent(spdlog::level::debug, "checkpoint complete",

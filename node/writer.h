@@ -58,11 +58,10 @@ class Writer {
   Status Submit(WriteRequest request);
   // Asks for a checkpoint at the next gap between groups.
   void RequestCheckpoint();
-  // The checkpoint timer's tick: a checkpoint at the next gap, unless a
-  // complete one began less than half checkpoint.interval_ms ago (say for
-  // the WAL size):
-  // so soon after, it would copy little and still cost a database fsync and
-  // a pause of every write.
+  // The checkpoint timer's tick: a checkpoint at the next gap, unless one
+  // for the WAL size (below) completed less than half
+  // checkpoint.interval_ms ago: so soon after, it would copy little and
+  // still cost a database fsync and a pause of every write.
   void RequestTimerCheckpoint();
   // Asks the checkpoint hook for a snapshot between two groups (see
   // CheckpointHook::TakeSnapshot); returns at once.
@@ -103,7 +102,7 @@ class Writer {
   void Run();
   void CommitGroup(std::vector<WriteRequest>& group);
   void Checkpoint(std::string_view reason);
-  // For a timer tick: no checkpoint began in the last half interval.
+  // For a timer tick: no size checkpoint began in the last half interval.
   bool TimerCheckpointDue() const;
   // One sqlite3_wal_checkpoint_v2 call in `mode`, with no busy wait.
   int CheckpointPass(int mode, int* log_frames, int* checkpointed);
@@ -143,10 +142,12 @@ class Writer {
   std::atomic<int64_t> timeline_;
   std::atomic<int64_t> txid_;
   std::atomic<int64_t> last_checkpoint_ms_{0};
-  // When the last complete checkpoint began (writer thread only; 0 before
-  // the first): what a timer tick is measured from. An incomplete or failed
-  // one left the WAL as it was, so the next tick tries again.
-  int64_t last_checkpoint_start_ns_ = 0;
+  // When the last complete checkpoint began, if the WAL's size caused it
+  // (writer thread only; 0 before the first, and after a timer's): what a
+  // timer tick is measured from. An incomplete or failed one left the WAL
+  // as it was, so the next tick tries again; and a tick late to run (the
+  // writer busy) must not make the next tick skip.
+  int64_t last_size_checkpoint_start_ns_ = 0;
   // WalBytes() after the last incomplete checkpoint (writer thread only).
   // An incomplete checkpoint leaves the WAL as large as before, so the size
   // trigger waits for another checkpoint.wal_bytes of growth beyond it rather
