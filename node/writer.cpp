@@ -321,7 +321,7 @@ void Writer::CommitGroup(std::vector<WriteRequest>& group) {
   }
   if (applied > 0) {
     txid_.store(pos.txid);
-    if (hook_ != nullptr) hook_->AfterCommit(pos.txid, now_ms);
+    if (hook_ != nullptr) hook_->AfterCommit(pos.txid, now_ms, static_cast<uint32_t>(wal_frames_.load()));
     commits_.Add();
     group_size_.Observe(static_cast<double>(applied));
   }

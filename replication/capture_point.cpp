@@ -16,6 +16,8 @@ Result<CapturePoint> WalCapture::MarkPoint(sqlite3* writer) {
   last_collect_ns_ = clock_.MonotonicNanos();
   Status s = CollectAndPin();
   if (s.reason() == "wal_diverged" || s.reason() == "foreign_writes") s = StartNewBase(s.message());
+  // The checksum and position are the sealer's until it is done.
+  if (s.ok()) s = WaitSealedOrNewBase();
   WALSHIP_RETURN_IF_ERROR(s.Wrap(context));
   CapturePoint point;
   point.txid = last_txid_;

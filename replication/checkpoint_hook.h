@@ -28,8 +28,10 @@ struct CapturePoint {
 class CheckpointHook {
  public:
   virtual ~CheckpointHook() = default;
-  // After each committed write transaction: its txid and commit time.
-  virtual void AfterCommit(int64_t txid, int64_t commit_unix_ms) = 0;
+  // After each committed write transaction: its txid, commit time and the
+  // WAL frame its commit frame went to (what sqlite3_wal_hook reported: a
+  // hint the capture checks against the WAL itself).
+  virtual void AfterCommit(int64_t txid, int64_t commit_unix_ms, uint32_t wal_commit_frame) = 0;
   // Just before each checkpoint: hands every committed frame over. On
   // return, every frame SQLite's checkpoint can copy into the database is
   // durable in the store; frames it cannot copy yet (past a read snapshot the

@@ -1,5 +1,7 @@
 #include "replication/segment_sealer.h"
 
+#include <memory>
+
 #include "base/thread_name.h"
 
 namespace walship {
@@ -20,13 +22,29 @@ void SegmentSealer::SetPrevious(const Sha256Digest& sha256) {
 }
 
 Status SegmentSealer::Submit(Segment segment) {
+  const uint64_t sequence = segment.header.sequence;
+  // std::function needs a copyable callable: the segment moves in and out
+  // through a shared slot instead of being copied.
+  auto ready = std::make_shared<Segment>(std::move(segment));
+  return Submit(sequence, [ready]() -> Result<Segment> { return std::move(*ready); });
+}
+
+Status SegmentSealer::Submit(uint64_t sequence, Build build) {
   {
     std::lock_guard lock(mu_);
     if (!failure_.ok()) return failure_;
-    queue_.push_back(std::move(segment));
+    queue_.push_back(Job{sequence, std::move(build)});
   }
   work_cv_.notify_one();
   return Status::Ok();
+}
+
+std::optional<SegmentSealer::Conflict> SegmentSealer::TakeConflict() {
+  std::lock_guard lock(mu_);
+  if (failure_.code() != Code::kConflict) return std::nullopt;
+  Conflict c{failure_, failed_sequence_};
+  failure_ = Status::Ok();
+  return c;
 }
 
 Status SegmentSealer::WaitSealed() {
@@ -51,24 +69,29 @@ void SegmentSealer::Stop() {
 
 void SegmentSealer::Run() {
   for (;;) {
-    Segment seg;
+    Job job;
     Sha256Digest previous;
     {
       std::unique_lock lock(mu_);
       work_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-      if (queue_.empty() || !failure_.ok()) break;
-      seg = std::move(queue_.front());
+      if (queue_.empty()) break;  // stopping, with everything sealed
+      job = std::move(queue_.front());
       queue_.pop_front();
       busy_ = true;
       previous = previous_;
     }
-    const std::string context = "seal segment " + std::to_string(seg.header.sequence);
-    if (!seg.header.chain_start()) seg.header.previous_sha256 = previous;
+    const std::string context = "seal segment " + std::to_string(job.sequence);
+    Result<Segment> built = job.build();
+    Status s = built.status();
+    Result<EncodedSegment> encoded = Status::Internal("not encoded");
     const auto start = std::chrono::steady_clock::now();
-    Status s;
-    auto encoded = encoder_.Encode(seg);
-    if (!encoded.ok()) s = encoded.status().Wrap(context);
-    if (s.ok()) s = store_.Publish(*encoded).Wrap(context);
+    if (s.ok()) {
+      Segment& seg = *built;
+      if (!seg.header.chain_start()) seg.header.previous_sha256 = previous;
+      encoded = encoder_.Encode(seg);
+      s = encoded.status();
+    }
+    if (s.ok()) s = store_.Publish(*encoded);
     if (s.ok()) {
       on_sealed_(encoded->header, encoded->bytes.size(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -76,8 +99,14 @@ void SegmentSealer::Run() {
     {
       std::lock_guard lock(mu_);
       busy_ = false;
-      if (s.ok()) previous_ = encoded->header.segment_sha256;
-      else failure_ = s;
+      if (s.ok()) {
+        previous_ = encoded->header.segment_sha256;
+      } else {
+        // What is queued was built on this segment: none of it can follow.
+        failure_ = s.Wrap(context);
+        failed_sequence_ = job.sequence;
+        queue_.clear();
+      }
     }
     done_cv_.notify_all();
   }

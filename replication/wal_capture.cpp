@@ -97,7 +97,7 @@ WalCapture::WalCapture(sqlite3* db, std::string wal_path, SegmentStore& store, c
       frames_captured_(metrics.GetCounter("walship_wal_frames_captured_total", "Committed WAL frames captured")),
       bases_started_(metrics.GetCounter("walship_segment_bases_total", "New chain bases (database snapshots)")),
       capture_seconds_(metrics.GetHistogram("walship_capture_seconds",
-                                            "Time the writer spends reading and verifying new WAL frames",
+                                            "Time to read and verify one collect's new WAL frames (sealer thread)",
                                             LatencyBuckets())),
       seal_seconds_(metrics.GetHistogram("walship_seal_seconds",
                                          "Time to hash, compress and durably publish one segment (sealer thread)",
@@ -328,8 +328,10 @@ Status WalCapture::StartOnEmptyFile(const DbChecksum& file, int64_t txid) {
 Status WalCapture::StartNewBase(std::string_view why) {
   LogWarn("segment store: starting a new base (a snapshot of the database)",
           {{"sequence", next_sequence_}, {"why", why}});
-  // What was collected before is sealed first: the base comes after it.
-  WALSHIP_RETURN_IF_ERROR(sealer_->WaitSealed().Wrap("new base"));
+  // What was collected before is sealed first: the base comes after it. A
+  // conflict the sealer met is why this base is needed (the base holds
+  // every frame it did not seal).
+  if (Status s = sealer_->WaitSealed(); !s.ok() && !TakeSealerConflict()) return s.Wrap("new base");
   ReleasePin();  // this checkpoint must copy every frame
   int log_frames = 0;
   int done = 0;
@@ -365,6 +367,7 @@ Status WalCapture::StartNewBase(std::string_view why) {
   }
   checksum_ = std::move(copy).value();
   position_.reset();  // the TRUNCATE checkpoint emptied the WAL
+  conflict_.reset();
   next_starts_chain_ = true;
   auto version = DataVersion();
   if (!version.ok()) return version.status().Wrap("new base");
@@ -386,8 +389,8 @@ std::optional<std::vector<WalCapture::PendingCommit>> WalCapture::LabelEndingAt(
   return out;
 }
 
-void WalCapture::AfterCommit(int64_t txid, int64_t commit_unix_ms) {
-  pending_.push_back({txid, commit_unix_ms});
+void WalCapture::AfterCommit(int64_t txid, int64_t commit_unix_ms, uint32_t wal_commit_frame) {
+  pending_.push_back({txid, commit_unix_ms, wal_commit_frame});
   // Collect now and then between checkpoints, so each pause of the writer
   // stays short and the sealer works while writes go on.
   const int64_t now = clock_.MonotonicNanos();
@@ -425,7 +428,8 @@ Result<int64_t> WalCapture::DataVersion() const {
 }
 
 Status WalCapture::Collect() {
-  const int64_t start_ns = clock_.MonotonicNanos();
+  TakeSealerConflict();
+  if (conflict_) return *conflict_;
   auto version = DataVersion();
   if (!version.ok()) return version.status();
   if (*version != data_version_) {
@@ -434,20 +438,81 @@ Status WalCapture::Collect() {
                             "): frames were written behind the node's back")
         .WithReason("foreign_writes");
   }
-  auto scan = ScanWalFile(wal_path_, {position_, true});
+  if (pending_.empty()) return Status::Ok();
+  // Between groups, with no other connection's commit since the last
+  // collect: the WAL generation these commits are in is the one whose
+  // header is on disk now.
+  auto header = ReadWalHeader(wal_path_);
+  if (!header.ok()) return header.status().Wrap("collect " + std::to_string(pending_.size()) + " commits");
+  const std::pair<uint32_t, uint32_t> salts{header->salt1, header->salt2};
+  const uint64_t sequence = next_sequence_;
+  const bool starts_chain = next_starts_chain_;
+  WALSHIP_RETURN_IF_ERROR(sealer_->Submit(sequence, [this, salts, commits = pending_, sequence, starts_chain] {
+    return BuildFromWal(salts, commits, sequence, starts_chain);
+  }));
+  next_starts_chain_ = false;
+  last_txid_ = pending_.back().txid;
+  ++next_sequence_;
+  pending_.clear();
+  return Status::Ok();
+}
+
+Result<Segment> WalCapture::BuildFromWal(std::pair<uint32_t, uint32_t> salts, const std::vector<PendingCommit>& commits,
+                                         uint64_t sequence, bool starts_chain) {
+  const int64_t start_ns = clock_.MonotonicNanos();
+  WalScanOptions options{position_, /*keep_pages=*/true};
+  options.commit_limit = commits.size();
+  auto scan = ScanWalFile(wal_path_, options);
   if (!scan.ok()) return scan.status();
+  if (scan->empty || scan->header.salt1 != salts.first || scan->header.salt2 != salts.second) {
+    return Status::Conflict("the WAL is no longer the generation the writer committed to (salts " +
+                            std::to_string(salts.first) + "/" + std::to_string(salts.second) +
+                            "): it was rewritten behind the node's back")
+        .WithReason("wal_diverged");
+  }
   if (scan->end == WalEnd::kCorruption) return scan->corruption->ToStatus();
-  const size_t commits = CountCommits(*scan);
-  if (commits != pending_.size()) {
-    return Status::Conflict("the WAL holds " + std::to_string(commits) + " new commits but the writer made " +
-                            std::to_string(pending_.size()) + ": frames were written behind the node's back")
+  const size_t found = CountCommits(*scan);
+  if (found != commits.size()) {
+    return Status::Conflict("the WAL holds " + std::to_string(found) + " new commits but the writer made " +
+                            std::to_string(commits.size()) + ": frames were written behind the node's back")
         .WithReason("foreign_writes");
   }
-  if (commits == 0) return Status::Ok();
-  Status s = Seal(std::move(*scan), pending_);
-  if (s.ok()) pending_.clear();
+  // Each commit frame where the writer's wal hook said it went: a commit
+  // the writer was not told of (or one that is not where it was) would
+  // otherwise shift every txid label after it.
+  size_t k = 0;
+  for (const WalFrame& f : scan->frames) {
+    if (!f.is_commit()) continue;
+    const PendingCommit& c = commits[k++];
+    if (c.wal_frame != 0 && c.wal_frame != f.index) {
+      return Status::Conflict("txid " + std::to_string(c.txid) + " was committed in wal frame " +
+                              std::to_string(c.wal_frame) + ", but the WAL's commit frame for it is frame " +
+                              std::to_string(f.index) + ": frames were written behind the node's back")
+          .WithReason("foreign_writes");
+    }
+  }
+  auto seg = BuildSegment(std::move(*scan), commits, sequence, starts_chain);
   capture_seconds_.Observe(static_cast<double>(clock_.MonotonicNanos() - start_ns) / 1e9);
-  return s;
+  return seg;
+}
+
+bool WalCapture::TakeSealerConflict() {
+  auto c = sealer_->TakeConflict();
+  if (!c) return false;
+  // Nothing from that segment on was sealed: the new base takes its sequence.
+  next_sequence_ = c->sequence;
+  if (!conflict_) conflict_ = c->status;
+  LogWarn("segment store: the sealer found frames written behind the node's back; the next checkpoint starts a "
+          "new base",
+          {{"sequence", c->sequence}, {"error", c->status.ToString()}});
+  return true;
+}
+
+Status WalCapture::WaitSealedOrNewBase() {
+  Status s = sealer_->WaitSealed();
+  if (!s.ok() && !TakeSealerConflict()) return s;
+  if (conflict_) return StartNewBase(conflict_->message());
+  return Status::Ok();
 }
 
 bool WalCapture::PrepareCheckpoint() {
@@ -473,12 +538,15 @@ Status WalCapture::BeforeCheckpoint(sqlite3* /*writer*/, std::string_view reason
   // checkpoint may copy those while the frames collected now seal, and the
   // pin keeps it from copying these (BeforeWalReset waits for them).
   const bool copy_while_sealing = pinned_ && sealer_->Idle();
-  if (copy_while_sealing) WALSHIP_RETURN_IF_ERROR(sealer_->WaitSealed().Wrap(context));  // at once: its failure
+  if (copy_while_sealing) {
+    Status sealed = sealer_->WaitSealed();  // at once: its failure
+    if (!sealed.ok() && !TakeSealerConflict()) return sealed.Wrap(context);
+  }
   Status s = Collect();
   if (s.reason() == "wal_diverged" || s.reason() == "foreign_writes") return StartNewBase(s.message());
   WALSHIP_RETURN_IF_ERROR(s.Wrap(context));
   if (copy_while_sealing) return Status::Ok();
-  WALSHIP_RETURN_IF_ERROR(sealer_->WaitSealed().Wrap(context));  // the pin stays: writes stop
+  WALSHIP_RETURN_IF_ERROR(WaitSealedOrNewBase().Wrap(context));  // the pin stays: writes stop
   ReleasePin();  // everything is durable: the checkpoint may copy it all
   return Status::Ok();
 }
@@ -486,7 +554,7 @@ Status WalCapture::BeforeCheckpoint(sqlite3* /*writer*/, std::string_view reason
 Status WalCapture::BeforeWalReset() {
   // After a failed seal the pin stays: the writer stops, and no other
   // process's checkpoint may copy the frames the store does not have.
-  WALSHIP_RETURN_IF_ERROR(sealer_->WaitSealed().Wrap("seal the last segment before the WAL is reset"));
+  WALSHIP_RETURN_IF_ERROR(WaitSealedOrNewBase().Wrap("seal the last segment before the WAL is reset"));
   ReleasePin();
   return Status::Ok();
 }
@@ -508,14 +576,25 @@ Status WalCapture::TakeSnapshot(sqlite3* writer, std::string_view why) {
 }
 
 Status WalCapture::Seal(WalScan&& scan, const std::vector<PendingCommit>& commits) {
+  auto seg = BuildSegment(std::move(scan), commits, next_sequence_, next_starts_chain_);
+  if (!seg.ok()) return seg.status();
+  WALSHIP_RETURN_IF_ERROR(sealer_->Submit(std::move(seg).value()));
+  next_starts_chain_ = false;
+  last_txid_ = commits.back().txid;
+  ++next_sequence_;
+  return Status::Ok();
+}
+
+Result<Segment> WalCapture::BuildSegment(WalScan&& scan, const std::vector<PendingCommit>& commits, uint64_t sequence,
+                                         bool starts_chain) {
   Segment seg;
   SegmentHeader& h = seg.header;
-  h.flags = next_starts_chain_ ? kSegmentFlagChainStart : 0;
+  h.flags = starts_chain ? kSegmentFlagChainStart : 0;
   h.page_size = page_size_;
   h.cluster_id = identity_.cluster;
   h.node_id = identity_.node_id;
   h.timeline = identity_.timeline;
-  h.sequence = next_sequence_;
+  h.sequence = sequence;
   h.wal_salt1 = scan.header.salt1;
   h.wal_salt2 = scan.header.salt2;
   h.wal_checkpoint_seq = scan.header.checkpoint_seq;
@@ -528,7 +607,7 @@ Status WalCapture::Seal(WalScan&& scan, const std::vector<PendingCommit>& commit
   h.sealed_unix_ms = clock_.NowUnixMillis();
 
   // checksum_ moves to the value after the segment, and back if the
-  // segment cannot be handed over (without a copy: see DbChecksum::Mark).
+  // segment cannot be built (without a copy: see DbChecksum::Mark).
   DbChecksumChanges changes(checksum_);
   size_t next_commit = 0;
   seg.frames.reserve(scan.frames.size());
@@ -543,16 +622,10 @@ Status WalCapture::Seal(WalScan&& scan, const std::vector<PendingCommit>& commit
     seg.frames.push_back(SegmentFrame{f.page_number, f.db_pages_after_commit, std::move(f.page)});
   }
   h.db_checksum_after = checksum_.Value();
-  const size_t frames = seg.frames.size();
-  WALSHIP_RETURN_IF_ERROR(sealer_->Submit(std::move(seg)));
   changes.Keep();
-
   position_ = scan.next;
-  next_starts_chain_ = false;
-  last_txid_ = commits.back().txid;
-  ++next_sequence_;
-  frames_captured_.Add(frames);
-  return Status::Ok();
+  frames_captured_.Add(seg.frames.size());
+  return seg;
 }
 
 Result<const DbChecksum*> WalCapture::ChecksumForScrub(sqlite3* /*writer*/) {
@@ -564,6 +637,15 @@ Result<const DbChecksum*> WalCapture::ChecksumForScrub(sqlite3* /*writer*/) {
   if (*version != data_version_) {
     return Status::Unavailable("another connection committed to the database; the next checkpoint starts a new base")
         .WithReason("foreign_writes");
+  }
+  // The checksum is the sealer's until it has sealed what was handed over.
+  TakeSealerConflict();
+  if (conflict_) {
+    return Status::Unavailable("frames were written behind the node's back; the next checkpoint starts a new base")
+        .WithReason("foreign_writes");
+  }
+  if (Status s = sealer_->WaitSealed(); !s.ok()) {
+    return Status::Unavailable("the sealer failed: " + s.ToString()).WithReason("capture_behind");
   }
   return &checksum_;
 }

@@ -2,11 +2,20 @@
 // previous capture is read, verified and sealed into a segment of the store,
 // durably, so nothing SQLite checkpoints away is missing from the store.
 //
-// The writer thread only collects: it reads and verifies the new committed
-// frames (between groups, every collect interval and before each
-// checkpoint) and hands them to the SegmentSealer, which hashes, compresses
-// and publishes them on its own thread. SQLite never copies a frame into the
-// database before its segment is durable: after each collect, a read-only
+// The writer thread only collects: between groups (every collect interval
+// and before each checkpoint) it checks that no other connection committed
+// (PRAGMA data_version), reads the WAL header's salts and hands the sealer
+// (replication/segment_sealer.h) a job: "the next N commits of the WAL
+// generation with these salts, labeled with these txids". The sealer reads
+// and verifies those frames, hashes, compresses and publishes them on its
+// own thread, so the writer pauses for microseconds instead of reading
+// megabytes. The frames stay put until sealed: a WAL generation is only
+// ever appended to, and it restarts (is rewritten) only after a checkpoint
+// copied every frame, which waits for the sealer (below); the salts in the
+// job catch a restart behind the node's back.
+//
+// SQLite never copies a frame into the database before its segment is
+// durable: after each collect, a read-only
 // connection of the capture's own (the pin) holds a read snapshot that ends
 // at the frames just handed over, and SQLite's checkpoint never copies
 // frames past a reader's snapshot. So when the sealer is idle at a
@@ -36,7 +45,9 @@
 //
 // Thread contract: Start and every hook call run on the thread that owns the
 // write connection (the writer thread once it runs). Stats() may be called
-// from any thread.
+// from any thread. The capture's position and database checksum belong to
+// the sealer thread while it has jobs, and to the writer only once it has
+// waited for the sealer (WaitSealed).
 #pragma once
 
 #include <sqlite3.h>
@@ -98,7 +109,7 @@ class WalCapture final : public CheckpointHook {
   void CollectNow() override;
   ~WalCapture() override;
 
-  void AfterCommit(int64_t txid, int64_t commit_unix_ms) override;
+  void AfterCommit(int64_t txid, int64_t commit_unix_ms, uint32_t wal_commit_frame) override;
   bool PrepareCheckpoint() override;
   Status BeforeCheckpoint(sqlite3* writer, std::string_view reason) override;
   Status BeforeWalReset() override;
@@ -129,6 +140,7 @@ class WalCapture final : public CheckpointHook {
   struct PendingCommit {
     int64_t txid;
     int64_t commit_unix_ms;
+    uint32_t wal_frame = 0;  // where the writer's wal hook put its commit frame; 0: not known
   };
   WalCapture(sqlite3* db, std::string wal_path, SegmentStore& store, const CaptureIdentity& identity,
              uint32_t page_size, int zstd_level, Clock& clock, MetricsRegistry& metrics);
@@ -146,12 +158,26 @@ class WalCapture final : public CheckpointHook {
   // A complete checkpoint, then the file copied into the store as the base
   // of the next segment.
   Status StartNewBase(std::string_view why);
-  // Hands the committed frames of `scan`, labeled with `commits`, to the
-  // sealer, and moves the capture's position past them.
+  // Builds the segment of the committed frames of `scan`, labeled with
+  // `commits`, and moves the position and the database checksum past them
+  // (on whichever thread owns them: see the thread contract).
+  Result<Segment> BuildSegment(WalScan&& scan, const std::vector<PendingCommit>& commits, uint64_t sequence,
+                               bool starts_chain);
+  // Start-up: builds the segment here and hands it to the sealer.
   Status Seal(WalScan&& scan, const std::vector<PendingCommit>& commits);
-  // Reads the frames committed since the position and seals them. Errors
-  // with reason "wal_diverged" or "foreign_writes" call for a new base.
+  // On the sealer thread: reads and verifies the next `commits.size()`
+  // commits of the WAL generation with `salts`, and builds their segment.
+  Result<Segment> BuildFromWal(std::pair<uint32_t, uint32_t> salts, const std::vector<PendingCommit>& commits,
+                               uint64_t sequence, bool starts_chain);
+  // Hands the commits since the last collect to the sealer. Errors with
+  // reason "wal_diverged" or "foreign_writes" (here, or met by the sealer
+  // since) call for a new base.
   Status Collect();
+  // Moves a conflict the sealer met into conflict_ (true when there was one).
+  bool TakeSealerConflict();
+  // Waits until everything handed over is sealed; a conflict the sealer met
+  // starts a new base instead.
+  Status WaitSealedOrNewBase();
   // Labels the scan's commit frames with the txids that end at `txid`.
   static std::optional<std::vector<PendingCommit>> LabelEndingAt(const WalScan& scan, int64_t txid, int64_t now_ms);
   void PublishStats();
@@ -181,9 +207,14 @@ class WalCapture final : public CheckpointHook {
   const int zstd_level_;
   Clock& clock_;
 
-  // Owned by the writer thread.
+  // Owned by the sealer thread while it has jobs, else by the writer (see
+  // the thread contract).
   std::optional<WalPosition> position_;  // where the next scan resumes
   DbChecksum checksum_;                  // the database after the last segment
+  // Owned by the writer thread.
+  // Frames written behind the node's back (the sealer's or a collect's
+  // finding): the next checkpoint starts a new base, and no collect runs.
+  std::optional<Status> conflict_;
   uint64_t next_sequence_ = 1;
   bool next_starts_chain_ = true;
   int64_t last_txid_ = -1;

@@ -159,10 +159,15 @@ Status Scanner::ScanValidRun(uint32_t first, WalChecksum seed) {
   const uint32_t whole = WholeFrames();
   std::vector<WalFrame> pending;  // verified, not yet followed by a commit frame
   std::string buf;
+  size_t commits_taken = 0;
   uint32_t index = first;
   for (;; ++index) {
     out_.stop_frame = index;
     out_.stop_offset = h.FrameOffset(index);
+    if (options_.commit_limit && commits_taken == *options_.commit_limit) {
+      out_.stop = WalStop::kCommitLimit;
+      break;
+    }
     if (index > whole) {
       out_.stop = out_.stop_offset == source_.size() ? WalStop::kEndOfFile : WalStop::kPartialFrame;
       if (out_.stop == WalStop::kPartialFrame) {
@@ -187,6 +192,7 @@ Status Scanner::ScanValidRun(uint32_t first, WalChecksum seed) {
       for (auto& f : pending) out_.frames.push_back(std::move(f));
       pending.clear();
       out_.next = {h.salt1, h.salt2, index, fh.stored};
+      ++commits_taken;
     }
   }
   out_.uncommitted_frames = static_cast<uint32_t>(pending.size());
@@ -243,8 +249,8 @@ Status Scanner::LookBehindFailure() {
 void Scanner::Classify() {
   if (out_.corruption) {
     out_.end = WalEnd::kCorruption;
-  } else if (out_.uncommitted_frames == 0 &&
-             (out_.stop == WalStop::kEndOfFile || out_.stop == WalStop::kSaltMismatch)) {
+  } else if (out_.uncommitted_frames == 0 && (out_.stop == WalStop::kEndOfFile || out_.stop == WalStop::kSaltMismatch ||
+                                              out_.stop == WalStop::kCommitLimit)) {
     out_.end = WalEnd::kClean;
   } else {
     out_.end = WalEnd::kTornTail;
@@ -283,7 +289,7 @@ Status Scanner::Run() {
     WALSHIP_RETURN_IF_ERROR(ChooseStart(&first, &seed));
     WALSHIP_RETURN_IF_ERROR(ScanValidRun(first, seed));
   }
-  if (out_.stop != WalStop::kEndOfFile && out_.stop != WalStop::kPartialFrame) {
+  if (out_.stop != WalStop::kEndOfFile && out_.stop != WalStop::kPartialFrame && out_.stop != WalStop::kCommitLimit) {
     WALSHIP_RETURN_IF_ERROR(LookBehindFailure());
   }
   Classify();
@@ -325,6 +331,7 @@ std::string_view WalStopName(WalStop stop) {
     case WalStop::kZeroPageNumber: return "page number 0";
     case WalStop::kChecksumMismatch: return "checksum mismatch";
     case WalStop::kHeaderChecksum: return "header checksum mismatch";
+    case WalStop::kCommitLimit: return "commit limit";
   }
   return "unknown";
 }
@@ -388,6 +395,24 @@ Result<WalScan> ScanWal(const WalSource& source, const WalScanOptions& options) 
   Scanner scanner(source, options, &scan);
   WALSHIP_RETURN_IF_ERROR(scanner.Run());
   return scan;
+}
+
+Result<WalHeader> ReadWalHeader(const std::string& path) {
+  Result<ReadOnlyFile> file = ReadOnlyFile::Open(path);
+  if (!file.ok()) return file.status();
+  if (file->size() < kWalHeaderSize) {
+    return Status::Corruption(path + ": partial header: " + std::to_string(file->size()) + " of 32 bytes");
+  }
+  char raw[kWalHeaderSize];
+  WALSHIP_RETURN_IF_ERROR(file->ReadAt(0, kWalHeaderSize, raw).Wrap(path));
+  Result<WalHeader> header = ParseHeader(raw);
+  if (!header.ok()) return header.status().Wrap(path);
+  const WalChecksum computed = ContinueWalChecksum({}, std::string_view(raw, 24), header->big_endian_checksums());
+  if (computed != header->checksum) {
+    return Status::Corruption(path + ": wal header: checksum mismatch (stored " + WalChecksumHex(header->checksum) +
+                              ", computed " + WalChecksumHex(computed) + ")");
+  }
+  return header;
 }
 
 Result<WalScan> ScanWalFile(const std::string& path, const WalScanOptions& options) {

@@ -106,6 +106,7 @@ enum class WalStop {
   kZeroPageNumber,     // a frame naming page 0
   kChecksumMismatch,   // a frame whose checksum does not continue the chain
   kHeaderChecksum,     // the header itself fails its checksum: no frame is valid
+  kCommitLimit,        // the scan took as many commit frames as it was told to
 };
 std::string_view WalStopName(WalStop stop);
 
@@ -204,6 +205,10 @@ struct WalScanOptions {
   // False for a scan that only classifies (the start-up check): frames then
   // carry no page image.
   bool keep_pages = true;
+  // Stop after this many commit frames (the scan ends clean there, whatever
+  // follows): the sealer takes exactly the commits it was handed, while the
+  // writer appends more behind them.
+  std::optional<size_t> commit_limit;
 };
 
 // Errors: kCorruption for a header that is not a WAL header (bad magic,
@@ -215,5 +220,9 @@ Result<WalScan> ScanWal(const WalSource& source, const WalScanOptions& options =
 
 // A missing or empty file gives an empty scan.
 Result<WalScan> ScanWalFile(const std::string& path, const WalScanOptions& options = {});
+
+// The -wal file's header alone (one read of 32 bytes), verified: kNotFound
+// for a missing file, kCorruption for a short or invalid header.
+Result<WalHeader> ReadWalHeader(const std::string& path);
 
 }  // namespace walship

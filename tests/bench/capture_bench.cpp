@@ -157,8 +157,8 @@ bool RunCaptureBench(const CaptureBenchArgs& a, std::string* error) {
   std::printf("  mean of the rounds' own write p99, capture on / off: %.3f / %.3f ms = %.2fx\n", on_p99, off_p99,
               off_p99 > 0 ? on_p99 / off_p99 : 0);
   std::printf("  PUT/s with capture on / off: %.0f / %.0f = %.2fx\n", on_ops, off_ops, off_ops > 0 ? on_ops / off_ops : 0);
-  std::printf("  capture: %.0f frames, %.1f MB of WAL; the writer read and verified them in %.3f s (%.0f collects, "
-              "%.2f ms each), the sealer hashed, compressed and published them (fsync) in %.3f s: %.0f MB/s in all\n",
+  std::printf("  capture: %.0f frames, %.1f MB of WAL; the sealer read and verified them in %.3f s (%.0f collects, "
+              "%.2f ms each), then hashed, compressed and published them (fsync) in %.3f s: %.0f MB/s in all\n",
               frames, wal_bytes / 1e6, capture_s, captures, captures > 0 ? 1000 * capture_s / captures : 0, seal_s,
               capture_mb_s);
   std::printf("  cp + fsync of the same %.1f MB on the same disk: %.3f s = %.0f MB/s; capture / cp = %.2fx\n",

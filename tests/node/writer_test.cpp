@@ -243,7 +243,7 @@ TEST_F(WriterFaultTest, HealthyStoreChecksPointsOnRequest) {
 
 class RecordingHook : public CheckpointHook {
  public:
-  void AfterCommit(int64_t txid, int64_t) override {
+  void AfterCommit(int64_t txid, int64_t, uint32_t) override {
     std::lock_guard lock(mu_);
     txids_.push_back(txid);
   }

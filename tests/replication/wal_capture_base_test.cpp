@@ -102,6 +102,54 @@ TEST_F(WalCaptureBaseTest, CommitsLeftUncapturedOnABaseAreSealedAtRestart) {
   ExpectReplayEqualsLive(/*from_base=*/true);
 }
 
+// The sealer reads a collect's frames after the writer has moved on; a
+// commit on the write connection the capture was never told of changes no
+// data_version, so only the sealer can find it: the next checkpoint starts
+// a new base instead of labeling frames with the wrong txids, writes go on,
+// and the new base takes the sequence of the segment that was not sealed.
+class WalCaptureUntoldCommitTest : public WalCaptureBaseTest,
+                                   public ::testing::WithParamInterface<bool /*found between checkpoints*/> {
+ protected:
+  void CommitUntold() {
+    ExecOrFail(db_, "BEGIN IMMEDIATE; INSERT INTO items (k, v) VALUES ('untold', x'02'); "
+                    "UPDATE position SET txid = txid + 1; COMMIT;");
+    ++txid_;
+  }
+};
+
+TEST_P(WalCaptureUntoldCommitTest, StartsANewBaseWithNoGapAndWritesGoOn) {
+  StartNewDatabase();
+  PutRows("a", 10);
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  const auto before = Headers();
+  ASSERT_FALSE(before.empty());
+  const uint64_t next_sequence = before.back().header.sequence + 1;
+  CommitUntold();
+  if (GetParam()) {
+    capture_->SetCollectInterval(100);
+    for (int i = 0; i < 4; ++i) {
+      clock_.AdvanceMonotonicMillis(150);  // every commit collects
+      PutRows("b" + std::to_string(i), 3);
+    }
+  } else {
+    PutRows("b", 3);
+  }
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);  // the hook succeeds: a new base, not a failure
+  EXPECT_EQ(capture_->Stats().bases, 1u);
+  EXPECT_TRUE(store_->BasePath(next_sequence).has_value()) << "the base takes sequence " << next_sequence;
+  EXPECT_EQ(Headers().size(), before.size()) << "nothing sealed after the untold commit";
+  PutRows("c", 3);
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  const auto after = Headers();
+  ASSERT_EQ(after.size(), before.size() + 1);
+  EXPECT_TRUE(after.back().header.chain_start());
+  EXPECT_EQ(after.back().header.sequence, next_sequence);
+  EXPECT_EQ(static_cast<int64_t>(after.back().header.first_txid), txid_);
+  ExpectReplayEqualsLive(/*from_base=*/true);
+}
+
+INSTANTIATE_TEST_SUITE_P(AtACheckpointOrBetween, WalCaptureUntoldCommitTest, ::testing::Bool());
+
 TEST_F(WalCaptureBaseTest, StrayFileNamesWithHugeNumbersDoNotCrashTheStart) {
   // Twenty nines do not fit in 64 bits; names come from the disk.
   for (const char* name : {"99999999999999999999-00000000000000000000-00000000000000000000.wseg",

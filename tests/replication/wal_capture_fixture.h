@@ -106,7 +106,17 @@ class WalCaptureFixture : public ::testing::Test {
     return id;
   }
 
-  void OpenWriter() { db_ = OpenWriteConnection(db_path_); }
+  void OpenWriter() {
+    db_ = OpenWriteConnection(db_path_);
+    // As node/writer.cpp: where each commit frame went, for AfterCommit.
+    sqlite3_wal_hook(
+        db_,
+        [](void* frames, sqlite3*, const char*, int n) {
+          *static_cast<uint32_t*>(frames) = static_cast<uint32_t>(n);
+          return SQLITE_OK;
+        },
+        &wal_commit_frame_);
+  }
   // Drops the capture without a checkpoint and closes the connection, which
   // keeps the WAL: what a crash leaves, for the capture.
   void CloseWriter() {
@@ -149,7 +159,7 @@ class WalCaptureFixture : public ::testing::Test {
     ExecOrFail(db_, "BEGIN IMMEDIATE;" + sql + "; UPDATE position SET txid = txid + 1; COMMIT;");
     ++txid_;
     clock_.AdvanceMillis(3);
-    if (capture_) capture_->AfterCommit(txid_, clock_.NowUnixMillis());
+    if (capture_) capture_->AfterCommit(txid_, clock_.NowUnixMillis(), wal_commit_frame_);
   }
   // Inserts or overwrites `rows` rows named tag-1.. with `bytes` random bytes each.
   void PutRows(const std::string& tag, int rows, int bytes = 300) {
@@ -252,6 +262,7 @@ class WalCaptureFixture : public ::testing::Test {
   sqlite3* db_ = nullptr;
   std::unique_ptr<WalCapture> capture_;
   int64_t txid_ = -1;  // the last committed txid
+  uint32_t wal_commit_frame_ = 0;  // the last commit's frame, from the wal hook
   int replays_ = 0;
 };
 

@@ -58,6 +58,61 @@ TEST(WalFileTest, ScanOfTheFileEqualsScanOfItsBytesAndKeepPagesFalseDropsPages) 
   for (const WalFrame& f : from_file->frames) EXPECT_TRUE(f.page.empty());
 }
 
+TEST(WalFileTest, ACommitLimitTakesExactlyThatManyCommitsAndResumesAfterThem) {
+  TempDir tmp;
+  WalBuilder b(tmp.Sub("db"));
+  b.InsertRows(6, 2500);
+  const WalScan all = ScanOrDie(b.WalBytes());
+  const std::vector<uint32_t> commits = CommitFrames(all);
+  ASSERT_EQ(commits.size(), 6u);
+  WalScanOptions two{.after = std::nullopt, .keep_pages = true};
+  two.commit_limit = 2;
+  Result<WalScan> first = ScanWalFile(tmp.Sub("db-wal"), two);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(CommitFrames(*first), (std::vector<uint32_t>{commits[0], commits[1]}));
+  EXPECT_EQ(first->stop, WalStop::kCommitLimit);
+  EXPECT_EQ(first->stop_frame, commits[1] + 1);
+  EXPECT_EQ(first->end, WalEnd::kClean);
+  EXPECT_EQ(first->uncommitted_frames, 0u);
+  // The next scan resumes after them: a limit of 0 takes nothing.
+  WalScanOptions none{.after = first->next, .keep_pages = true};
+  none.commit_limit = 0;
+  Result<WalScan> empty = ScanWalFile(tmp.Sub("db-wal"), none);
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_TRUE(empty->frames.empty());
+  EXPECT_EQ(empty->next, first->next);
+  WalScanOptions rest{.after = first->next, .keep_pages = true};
+  rest.commit_limit = 10;  // more than there are: the file's end stops it
+  Result<WalScan> second = ScanWalFile(tmp.Sub("db-wal"), rest);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(CommitFrames(*second), (std::vector<uint32_t>(commits.begin() + 2, commits.end())));
+  EXPECT_EQ(second->stop, WalStop::kEndOfFile);
+  EXPECT_EQ(second->next, all.next);
+}
+
+TEST(WalFileTest, ReadWalHeaderReadsAndVerifiesTheHeaderAlone) {
+  TempDir tmp;
+  WalBuilder b(tmp.Sub("db"));
+  b.InsertRows(2, 100);
+  const std::string wal = b.WalBytes();
+  const WalScan scan = ScanOrDie(wal);
+  Result<WalHeader> h = ReadWalHeader(tmp.Sub("db-wal"));
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(h->salt1, scan.header.salt1);
+  EXPECT_EQ(h->salt2, scan.header.salt2);
+  EXPECT_EQ(ReadWalHeader(tmp.Sub("nope-wal")).status().code(), Code::kNotFound);
+  WriteBytes(tmp.Sub("short-wal"), wal.substr(0, 20));
+  EXPECT_EQ(ReadWalHeader(tmp.Sub("short-wal")).status().message(),
+            tmp.Sub("short-wal") + ": partial header: 20 of 32 bytes");
+  std::string damaged = wal;
+  damaged[17] = static_cast<char>(damaged[17] ^ 0x01);  // salt-1, under the header checksum
+  WriteBytes(tmp.Sub("damaged-wal"), damaged);
+  const Status bad = ReadWalHeader(tmp.Sub("damaged-wal")).status();
+  EXPECT_EQ(bad.code(), Code::kCorruption);
+  EXPECT_EQ(bad.message().rfind(tmp.Sub("damaged-wal") + ": wal header: checksum mismatch (stored 0x", 0), 0u)
+      << bad.message();
+}
+
 TEST(WalFileTest, MissingEmptyAndShortFiles) {
   TempDir tmp;
   Result<WalScan> missing = ScanWalFile(tmp.Sub("nope-wal"));
