@@ -41,7 +41,13 @@ Status SegmentSealer::Submit(uint64_t sequence, Build build) {
 
 std::optional<SegmentSealer::Conflict> SegmentSealer::TakeConflict() {
   std::lock_guard lock(mu_);
-  if (failure_.code() != Code::kConflict) return std::nullopt;
+  // Only a build's finding of frames written behind the node's back; any
+  // other conflict (say, the store holds other bytes under this sequence)
+  // stays sticky.
+  if (failure_.code() != Code::kConflict ||
+      (failure_.reason() != "foreign_writes" && failure_.reason() != "wal_diverged")) {
+    return std::nullopt;
+  }
   Conflict c{failure_, failed_sequence_};
   failure_ = Status::Ok();
   return c;

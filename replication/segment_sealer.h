@@ -12,8 +12,8 @@
 // Contract: Submit, WaitSealed and TakeConflict are called from one thread
 // (the writer). After a failure the sealer drops what is queued, seals
 // nothing more and every later call returns that failure (sticky), except
-// a kConflict from a build (frames written behind the node's back): the
-// writer takes it with TakeConflict, and the sealer goes on from there.
+// a build's kConflict for frames written behind the node's back: the writer
+// takes it with TakeConflict, and the sealer goes on from there.
 #pragma once
 
 #include <chrono>
@@ -52,9 +52,10 @@ class SegmentSealer {
   Status Submit(Segment segment);
   // Queues a segment to build here, with the sequence it will have.
   Status Submit(uint64_t sequence, Build build);
-  // A conflict a build met (its status, and the sequence of the segment it
-  // did not build; nothing after it was sealed), cleared so the sealer goes
-  // on; nullopt when the sealer has no such failure.
+  // A conflict a build met, with reason "foreign_writes" or "wal_diverged"
+  // (its status, and the sequence of the segment it did not build; nothing
+  // after it was sealed), cleared so the sealer goes on; nullopt when the
+  // sealer has no such failure.
   struct Conflict {
     Status status;
     uint64_t sequence = 0;

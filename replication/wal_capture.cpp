@@ -511,8 +511,28 @@ bool WalCapture::TakeSealerConflict() {
 Status WalCapture::WaitSealedOrNewBase() {
   Status s = sealer_->WaitSealed();
   if (!s.ok() && !TakeSealerConflict()) return s;
+  if (!conflict_) {
+    Status past = CheckNothingCommittedPastPosition();
+    if (past.code() != Code::kConflict) WALSHIP_RETURN_IF_ERROR(past);
+    if (!past.ok()) conflict_ = past;
+  }
   if (conflict_) return StartNewBase(conflict_->message());
   return Status::Ok();
+}
+
+Status WalCapture::CheckNothingCommittedPastPosition() {
+  if (!pending_.empty()) return Status::Ok();  // the next collect hands those over
+  // With nothing left uncollected this reads the frame after the position
+  // and stops: the end of the file, or a frame of an older generation.
+  auto scan = ScanWalFile(wal_path_, {position_, /*keep_pages=*/false});
+  if (!scan.ok()) return scan.status().Wrap("check the WAL's end");
+  if (scan->end == WalEnd::kCorruption) return scan->corruption->ToStatus().Wrap("check the WAL's end");
+  if (scan->empty || scan->frames.empty()) return Status::Ok();
+  return Status::Conflict("the WAL holds " + std::to_string(CountCommits(*scan)) +
+                          " commits after the last one the writer made (txid " + std::to_string(last_txid_) +
+                          ", through wal frame " + std::to_string(scan->frames.back().index) +
+                          "): frames were written behind the node's back")
+      .WithReason("foreign_writes");
 }
 
 bool WalCapture::PrepareCheckpoint() {
@@ -639,14 +659,13 @@ Result<const DbChecksum*> WalCapture::ChecksumForScrub(sqlite3* /*writer*/) {
         .WithReason("foreign_writes");
   }
   // The checksum is the sealer's until it has sealed what was handed over.
+  const Status sealed = sealer_->WaitSealed();
   TakeSealerConflict();
   if (conflict_) {
     return Status::Unavailable("frames were written behind the node's back; the next checkpoint starts a new base")
         .WithReason("foreign_writes");
   }
-  if (Status s = sealer_->WaitSealed(); !s.ok()) {
-    return Status::Unavailable("the sealer failed: " + s.ToString()).WithReason("capture_behind");
-  }
+  if (!sealed.ok()) return Status::Unavailable("the sealer failed: " + sealed.ToString()).WithReason("capture_behind");
   return &checksum_;
 }
 

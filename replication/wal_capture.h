@@ -175,9 +175,14 @@ class WalCapture final : public CheckpointHook {
   Status Collect();
   // Moves a conflict the sealer met into conflict_ (true when there was one).
   bool TakeSealerConflict();
-  // Waits until everything handed over is sealed; a conflict the sealer met
-  // starts a new base instead.
+  // Waits until everything handed over is sealed, then checks that the WAL
+  // holds no commit past the capture's position (the sealer takes only the
+  // commits it was told of, so this is where an untold last one shows). A
+  // conflict, the sealer's or this one, starts a new base instead.
   Status WaitSealedOrNewBase();
+  // Writer thread, sealer idle: a conflict when the WAL has committed frames
+  // after the position.
+  Status CheckNothingCommittedPastPosition();
   // Labels the scan's commit frames with the txids that end at `txid`.
   static std::optional<std::vector<PendingCommit>> LabelEndingAt(const WalScan& scan, int64_t txid, int64_t now_ms);
   void PublishStats();

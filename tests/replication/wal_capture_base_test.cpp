@@ -102,13 +102,17 @@ TEST_F(WalCaptureBaseTest, CommitsLeftUncapturedOnABaseAreSealedAtRestart) {
   ExpectReplayEqualsLive(/*from_base=*/true);
 }
 
-// The sealer reads a collect's frames after the writer has moved on; a
-// commit on the write connection the capture was never told of changes no
-// data_version, so only the sealer can find it: the next checkpoint starts
-// a new base instead of labeling frames with the wrong txids, writes go on,
+// The sealer reads a collect's frames after the writer has moved on, and
+// only as many commits as it was told of. A commit on the write connection
+// the capture was never told of changes no data_version, so the sealer (a
+// told commit after it is not where the wal hook said) or the check at the
+// checkpoint (nothing may be committed past the last told one) must find
+// it: the checkpoint starts a new base instead of labeling frames with the
+// wrong txids or letting SQLite copy frames no segment holds, writes go on,
 // and the new base takes the sequence of the segment that was not sealed.
-class WalCaptureUntoldCommitTest : public WalCaptureBaseTest,
-                                   public ::testing::WithParamInterface<bool /*found between checkpoints*/> {
+enum class Untold { kBeforeATold, kFoundBetweenCheckpoints, kLast };
+
+class WalCaptureUntoldCommitTest : public WalCaptureBaseTest, public ::testing::WithParamInterface<Untold> {
  protected:
   void CommitUntold() {
     ExecOrFail(db_, "BEGIN IMMEDIATE; INSERT INTO items (k, v) VALUES ('untold', x'02'); "
@@ -124,31 +128,57 @@ TEST_P(WalCaptureUntoldCommitTest, StartsANewBaseWithNoGapAndWritesGoOn) {
   const auto before = Headers();
   ASSERT_FALSE(before.empty());
   const uint64_t next_sequence = before.back().header.sequence + 1;
-  CommitUntold();
-  if (GetParam()) {
-    capture_->SetCollectInterval(100);
-    for (int i = 0; i < 4; ++i) {
-      clock_.AdvanceMonotonicMillis(150);  // every commit collects
-      PutRows("b" + std::to_string(i), 3);
+  switch (GetParam()) {
+    case Untold::kBeforeATold:
+      CommitUntold();
+      PutRows("b", 3);
+      break;
+    case Untold::kFoundBetweenCheckpoints: {
+      CommitUntold();
+      capture_->SetCollectInterval(100);
+      clock_.AdvanceMonotonicMillis(150);
+      PutRows("b", 3);  // collects: the sealer finds the untold commit
+      // The scrub waits for the sealer, and is refused: the conflict is the
+      // writer's now, and the next checkpoint deals with it.
+      auto sum = capture_->ChecksumForScrub(db_);
+      ASSERT_FALSE(sum.ok());
+      EXPECT_EQ(sum.status().reason(), "foreign_writes") << sum.status().ToString();
+      clock_.AdvanceMonotonicMillis(150);
+      PutRows("b2", 3);  // no collect runs while it waits
+      break;
     }
-  } else {
-    PutRows("b", 3);
+    case Untold::kLast:
+      PutRows("b", 3);
+      CommitUntold();
+      break;
   }
+  // kLast: the told commit before it was sealed as usual.
+  const size_t sealed_before_base = GetParam() == Untold::kLast ? 1 : 0;
+  const uint64_t base_sequence = next_sequence + sealed_before_base;
   ASSERT_EQ(Checkpoint(), SQLITE_OK);  // the hook succeeds: a new base, not a failure
   EXPECT_EQ(capture_->Stats().bases, 1u);
-  EXPECT_TRUE(store_->BasePath(next_sequence).has_value()) << "the base takes sequence " << next_sequence;
-  EXPECT_EQ(Headers().size(), before.size()) << "nothing sealed after the untold commit";
+  EXPECT_TRUE(store_->BasePath(base_sequence).has_value()) << "the base takes sequence " << base_sequence;
+  EXPECT_EQ(Headers().size(), before.size() + sealed_before_base) << "nothing sealed after the untold commit";
   PutRows("c", 3);
   ASSERT_EQ(Checkpoint(), SQLITE_OK);
   const auto after = Headers();
-  ASSERT_EQ(after.size(), before.size() + 1);
+  ASSERT_EQ(after.size(), before.size() + sealed_before_base + 1);
   EXPECT_TRUE(after.back().header.chain_start());
-  EXPECT_EQ(after.back().header.sequence, next_sequence);
+  EXPECT_EQ(after.back().header.sequence, base_sequence);
   EXPECT_EQ(static_cast<int64_t>(after.back().header.first_txid), txid_);
   ExpectReplayEqualsLive(/*from_base=*/true);
 }
 
-INSTANTIATE_TEST_SUITE_P(AtACheckpointOrBetween, WalCaptureUntoldCommitTest, ::testing::Bool());
+INSTANTIATE_TEST_SUITE_P(, WalCaptureUntoldCommitTest,
+                         ::testing::Values(Untold::kBeforeATold, Untold::kFoundBetweenCheckpoints, Untold::kLast),
+                         [](const ::testing::TestParamInfo<Untold>& info) -> std::string {
+                           switch (info.param) {
+                             case Untold::kBeforeATold: return "BeforeATold";
+                             case Untold::kFoundBetweenCheckpoints: return "FoundBetweenCheckpoints";
+                             case Untold::kLast: return "Last";
+                           }
+                           return "Unknown";
+                         });
 
 TEST_F(WalCaptureBaseTest, StrayFileNamesWithHugeNumbersDoNotCrashTheStart) {
   // Twenty nines do not fit in 64 bits; names come from the disk.
