@@ -23,12 +23,15 @@ Result<std::unique_ptr<SqliteDb>> ReadPool::OpenConnection() const {
   auto db = SqliteDb::Open(immutable_ ? ImmutableUri(path_) : path_, flags, vfs_);
   if (!db.ok()) return db.status();
   sqlite3_busy_timeout((*db)->raw(), busy_timeout_ms_);
-  // A larger private cache: GETs by key are the hot read path. On the
-  // primary, reads also come straight from the OS page cache (mmap); a
-  // standby's replica is rewritten and cut under its readers' feet between
-  // their leases, so it is read with plain reads.
-  const char* tuning = immutable_ ? "PRAGMA cache_size=-16384" : "PRAGMA mmap_size=268435456; PRAGMA cache_size=-16384";
-  WALSHIP_RETURN_IF_ERROR((*db)->Exec(tuning).Wrap("configure read connection"));
+  // A larger private cache: GETs by key are the hot read path. Reads use
+  // plain pread, never mmap: an I/O error on a mapped page is a SIGBUS that
+  // kills the node instead of an error for one request, and on the test VM
+  // mmap (256 MiB a connection, until 2026-11-27) made GETs no cheaper: the
+  // bench's GET by key / healthz was 0.52-0.58 with it and 0.61 without
+  // (docs/BENCHMARKS.md). A standby's replica is rewritten under its readers
+  // between leases, which mmap would not survive either.
+  WALSHIP_RETURN_IF_ERROR(
+      (*db)->Exec("PRAGMA mmap_size=0; PRAGMA cache_size=-16384").Wrap("configure read connection"));
   return db;
 }
 
