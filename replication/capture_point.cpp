@@ -13,6 +13,7 @@ namespace walship {
 Result<CapturePoint> WalCapture::MarkPoint(sqlite3* writer) {
   const std::string context = "mark a backup point";
   collect_blocked_ = false;
+  end_checked_ = false;
   last_collect_ns_ = clock_.MonotonicNanos();
   Status s = CollectAndPin();
   if (s.reason() == "wal_diverged" || s.reason() == "foreign_writes") s = StartNewBase(s.message());

@@ -391,6 +391,7 @@ std::optional<std::vector<WalCapture::PendingCommit>> WalCapture::LabelEndingAt(
 
 void WalCapture::AfterCommit(int64_t txid, int64_t commit_unix_ms, uint32_t wal_commit_frame) {
   pending_.push_back({txid, commit_unix_ms, wal_commit_frame});
+  end_checked_ = false;
   // Collect now and then between checkpoints, so each pause of the writer
   // stays short and the sealer works while writes go on.
   const int64_t now = clock_.MonotonicNanos();
@@ -521,13 +522,17 @@ Status WalCapture::WaitSealedOrNewBase() {
 }
 
 Status WalCapture::CheckNothingCommittedPastPosition() {
-  if (!pending_.empty()) return Status::Ok();  // the next collect hands those over
+  // Callers collect first; commits still pending are the next collect's.
+  if (!pending_.empty() || end_checked_) return Status::Ok();
   // With nothing left uncollected this reads the frame after the position
   // and stops: the end of the file, or a frame of an older generation.
   auto scan = ScanWalFile(wal_path_, {position_, /*keep_pages=*/false});
   if (!scan.ok()) return scan.status().Wrap("check the WAL's end");
   if (scan->end == WalEnd::kCorruption) return scan->corruption->ToStatus().Wrap("check the WAL's end");
-  if (scan->empty || scan->frames.empty()) return Status::Ok();
+  if (scan->empty || scan->frames.empty()) {
+    end_checked_ = true;
+    return Status::Ok();
+  }
   return Status::Conflict("the WAL holds " + std::to_string(CountCommits(*scan)) +
                           " commits after the last one the writer made (txid " + std::to_string(last_txid_) +
                           ", through wal frame " + std::to_string(scan->frames.back().index) +
@@ -553,6 +558,7 @@ Status WalCapture::BeforeCheckpoint(sqlite3* /*writer*/, std::string_view reason
   const std::string context = "capture WAL before checkpoint (" + std::string(reason) + ")";
   collect_blocked_ = false;
   prepared_ = false;
+  end_checked_ = false;
   last_collect_ns_ = clock_.MonotonicNanos();
   // An idle, healthy sealer has made every frame up to the pin durable: the
   // checkpoint may copy those while the frames collected now seal, and the

@@ -234,6 +234,10 @@ class WalCapture final : public CheckpointHook {
   // PrepareCheckpoint handed commits over for the checkpoint now deferred:
   // once they are sealed, the checkpoint may go ahead.
   bool prepared_ = false;
+  // The WAL was found to hold nothing past the position earlier in this
+  // checkpoint (BeforeCheckpoint and MarkPoint start over), with no commit
+  // since: BeforeWalReset need not read the file again.
+  bool end_checked_ = false;
   sqlite3* pin_db_ = nullptr;  // owned; read-only; nullptr: no pin
   bool pinned_ = false;        // pin_db_ holds a read transaction
   std::function<bool()> collect_gate_;  // sync replication only

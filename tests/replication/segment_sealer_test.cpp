@@ -80,6 +80,7 @@ TEST_F(SegmentSealerTest, AnyOtherFailureStaysSticky) {
   for (const Status& failure : {Status::Conflict("segment 4 is in the store with other bytes"),
                                 Status::Conflict("odd").WithReason("something_else"),
                                 Status::IOError("fsync: EIO"), Status::Corruption("wal frame 3: checksum mismatch")}) {
+    sealer_.reset();  // before the store it holds
     SetUp();
     std::promise<void> go;
     go.set_value();

@@ -110,7 +110,7 @@ TEST_F(WalCaptureBaseTest, CommitsLeftUncapturedOnABaseAreSealedAtRestart) {
 // it: the checkpoint starts a new base instead of labeling frames with the
 // wrong txids or letting SQLite copy frames no segment holds, writes go on,
 // and the new base takes the sequence of the segment that was not sealed.
-enum class Untold { kBeforeATold, kFoundBetweenCheckpoints, kLast };
+enum class Untold { kBeforeATold, kFoundBetweenCheckpoints, kLast, kLastBeforeACollect };
 
 class WalCaptureUntoldCommitTest : public WalCaptureBaseTest, public ::testing::WithParamInterface<Untold> {
  protected:
@@ -151,9 +151,24 @@ TEST_P(WalCaptureUntoldCommitTest, StartsANewBaseWithNoGapAndWritesGoOn) {
       PutRows("b", 3);
       CommitUntold();
       break;
+    case Untold::kLastBeforeACollect: {
+      // The collect hands over the told commit and pins the WAL's end, past
+      // the untold one: the checkpoint's first pass may copy it while the
+      // sealer is idle, and only the check before the WAL may be reset
+      // (BeforeWalReset) finds it.
+      capture_->SetCollectInterval(100);
+      clock_.AdvanceMonotonicMillis(150);
+      PutRows("b", 3);
+      CommitUntold();
+      clock_.AdvanceMonotonicMillis(150);
+      capture_->CollectNow();
+      auto sum = capture_->ChecksumForScrub(db_);  // waits until the sealer is idle
+      ASSERT_TRUE(sum.ok()) << sum.status().ToString();
+      break;
+    }
   }
-  // kLast: the told commit before it was sealed as usual.
-  const size_t sealed_before_base = GetParam() == Untold::kLast ? 1 : 0;
+  // The told commit before the untold one is sealed as usual.
+  const size_t sealed_before_base = GetParam() == Untold::kLast || GetParam() == Untold::kLastBeforeACollect ? 1 : 0;
   const uint64_t base_sequence = next_sequence + sealed_before_base;
   ASSERT_EQ(Checkpoint(), SQLITE_OK);  // the hook succeeds: a new base, not a failure
   EXPECT_EQ(capture_->Stats().bases, 1u);
@@ -170,12 +185,14 @@ TEST_P(WalCaptureUntoldCommitTest, StartsANewBaseWithNoGapAndWritesGoOn) {
 }
 
 INSTANTIATE_TEST_SUITE_P(, WalCaptureUntoldCommitTest,
-                         ::testing::Values(Untold::kBeforeATold, Untold::kFoundBetweenCheckpoints, Untold::kLast),
+                         ::testing::Values(Untold::kBeforeATold, Untold::kFoundBetweenCheckpoints, Untold::kLast,
+                                           Untold::kLastBeforeACollect),
                          [](const ::testing::TestParamInfo<Untold>& info) -> std::string {
                            switch (info.param) {
                              case Untold::kBeforeATold: return "BeforeATold";
                              case Untold::kFoundBetweenCheckpoints: return "FoundBetweenCheckpoints";
                              case Untold::kLast: return "Last";
+                             case Untold::kLastBeforeACollect: return "LastBeforeACollect";
                            }
                            return "Unknown";
                          });
