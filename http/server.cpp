@@ -108,10 +108,21 @@ bool RequestBody::Append(const char* data, size_t len) {
   return true;
 }
 
-int64_t BodyLimitFor(const Config& config, const std::string& path) {
-  if (path.rfind("/v1/replication/bases/", 0) == 0) return config.replication_max_base_bytes;
-  if (path.rfind("/v1/replication/", 0) == 0) return config.replication_max_segment_bytes;
-  return config.max_body_bytes;
+BodyLimit BodyLimitFor(const Config& config, const std::string& path) {
+  if (path.rfind("/v1/replication/bases/", 0) == 0) {
+    return {config.replication_max_base_bytes, "replication.max_base_bytes"};
+  }
+  if (path.rfind("/v1/replication/", 0) == 0) {
+    return {config.replication_max_segment_bytes, "replication.max_segment_bytes"};
+  }
+  return {config.max_body_bytes, "limits.max_body_bytes"};
+}
+
+std::string BodyOverLimitMessage(const httplib::Request& req, const BodyLimit& limit) {
+  // Names the setting: a primary whose segments a standby refuses logs this
+  // answer, and the fix is on the standby.
+  return "request body is " + req.get_header_value("Content-Length") + " bytes, over the limit of " +
+         std::to_string(limit.bytes) + " (" + std::string(limit.setting) + ")";
 }
 
 Status ReadBodyChunks(const httplib::ContentReader& reader, const RouteContext& ctx, int64_t max_bytes,
@@ -211,11 +222,9 @@ void HttpServer::InstallHooks() {
       ReplyError(res, 503, "shutting_down", "the node is shutting down");
       return httplib::Server::HandlerResponse::Handled;
     }
-    if (const int64_t max_body = BodyLimitFor(ctx_.config, req.path); ContentLength(req) > max_body) {
+    if (const BodyLimit limit = BodyLimitFor(ctx_.config, req.path); ContentLength(req) > limit.bytes) {
       // refused before reading it
-      ReplyErrorAndClose(res, 413, "too_large",
-                         "request body is " + req.get_header_value("Content-Length") +
-                             " bytes, over the limit of " + std::to_string(max_body));
+      ReplyErrorAndClose(res, 413, "too_large", BodyOverLimitMessage(req, limit));
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
@@ -223,12 +232,10 @@ void HttpServer::InstallHooks() {
 
   // Runs before the pre-routing hook, for requests that wait for "100 Continue".
   svr_.set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (const int64_t max_body = BodyLimitFor(ctx_.config, req.path); ContentLength(req) > max_body) {
+    if (const BodyLimit limit = BodyLimitFor(ctx_.config, req.path); ContentLength(req) > limit.bytes) {
       t_request_start_ns = ctx_.clock.MonotonicNanos();
       res.set_header("X-Request-Id", NewRequestId());
-      ReplyErrorAndClose(res, 413, "too_large",
-                         "request body is " + req.get_header_value("Content-Length") +
-                             " bytes, over the limit of " + std::to_string(max_body));
+      ReplyErrorAndClose(res, 413, "too_large", BodyOverLimitMessage(req, limit));
       return 413;
     }
     return 100;

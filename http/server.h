@@ -10,6 +10,7 @@
 #include <atomic>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -124,10 +125,16 @@ enum class BodyTimeout { kWhole, kBetweenChunks };
 // fails (its status is returned).
 Status ReadBodyChunks(const httplib::ContentReader& reader, const RouteContext& ctx, int64_t max_bytes,
                       BodyTimeout timeout, const std::function<Status(const char* data, size_t len)>& take);
-// The body limit of a route: replication.max_base_bytes for bases,
-// replication.max_segment_bytes under /v1/replication/, else
-// limits.max_body_bytes.
-int64_t BodyLimitFor(const Config& config, const std::string& path);
+// The body limit of a route, and the setting it comes from:
+// replication.max_base_bytes for bases, replication.max_segment_bytes under
+// /v1/replication/, else limits.max_body_bytes.
+struct BodyLimit {
+  int64_t bytes = 0;
+  std::string_view setting;
+};
+BodyLimit BodyLimitFor(const Config& config, const std::string& path);
+// "request body is 5000 bytes, over the limit of 4096 (limits.max_body_bytes)"
+std::string BodyOverLimitMessage(const httplib::Request& req, const BodyLimit& limit);
 // Answers a ReadBodyLimited failure and ends the connection (the rest of the
 // body is unread). While draining, httplib ends it by itself and would not
 // write a content-provider body, so that case answers plainly.

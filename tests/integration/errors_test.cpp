@@ -417,7 +417,7 @@ TEST_F(ErrorsApiTest, FailedPreconditionIs412) {
 
 TEST_F(ErrorsApiTest, BodyOverTheLimitIs413) {
   auto r = client_->Put("/v1/archives/big", std::string(5000, 'a'), "text/plain");
-  ExpectError(r, 413, "too_large", "request body is 5000 bytes, over the limit of 4096");
+  ExpectError(r, 413, "too_large", "request body is 5000 bytes, over the limit of 4096 (limits.max_body_bytes)");
   if (r) {
     EXPECT_EQ(r->get_header_value("Connection"), "close");
   }
@@ -438,7 +438,7 @@ TEST_F(ErrorsApiTest, ContentLengthOverTheLimitIs413WithoutReadingTheBody) {
   RawConnection::Response r;
   ASSERT_TRUE(conn.ReadResponse(&r)) << "no response without the body";
   const auto elapsed = std::chrono::steady_clock::now() - start;
-  ExpectRawError(r, 413, "too_large", "request body is 1000000000 bytes, over the limit of 4096");
+  ExpectRawError(r, 413, "too_large", "request body is 1000000000 bytes, over the limit of 4096 (limits.max_body_bytes)");
   EXPECT_EQ(RawConnection::Header(r, "Connection"), "close");
   EXPECT_LT(elapsed, std::chrono::seconds(2));
   EXPECT_EQ(client_->Get("/v1/archives/huge")->status, 404);
@@ -456,7 +456,7 @@ TEST_F(ErrorsApiTest, ExpectContinueOverTheLimitIs413) {
   conn.SetReadTimeoutMs(1000);  // an unframed answer is read until this runs out
   RawConnection::Response r;
   ASSERT_TRUE(conn.ReadResponse(&r));
-  ExpectRawError(r, 413, "too_large", "request body is 100000 bytes, over the limit of 4096");
+  ExpectRawError(r, 413, "too_large", "request body is 100000 bytes, over the limit of 4096 (limits.max_body_bytes)");
   EXPECT_EQ(RawConnection::Header(r, "Content-Length"), std::to_string(r.body.size())) << r.head;
   EXPECT_EQ(RawConnection::Header(r, "Connection"), "close") << r.head;
   EXPECT_FALSE(RawConnection::Header(r, "X-Request-Id").empty()) << r.head;
