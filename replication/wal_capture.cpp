@@ -60,12 +60,6 @@ std::optional<uint64_t> HighestBaseAbove(const std::string& dir, uint64_t above)
   return best;
 }
 
-size_t CountCommits(const WalScan& scan) {
-  size_t n = 0;
-  for (const auto& f : scan.frames) n += f.is_commit() ? 1 : 0;
-  return n;
-}
-
 // One past the highest sequence any segment file in `dir` names (even one
 // whose header cannot be read), so no segment name is ever taken twice.
 uint64_t NextFreeSequence(const std::string& dir, uint64_t at_least) {
@@ -264,7 +258,7 @@ Status WalCapture::Reconcile(const DecodedSegmentHeader& newest, int64_t txid) {
   auto labels = LabelEndingAt(*rest, txid, clock_.NowUnixMillis());
   const int64_t first = labels && !labels->empty() ? labels->front().txid : txid + 1;
   if (!labels || first != last_txid_ + 1) {
-    return Status::Conflict(std::to_string(CountCommits(*rest)) + " commits in the WAL after segment " +
+    return Status::Conflict(std::to_string(rest->commit_count()) + " commits in the WAL after segment " +
                             std::to_string(h.sequence) + " (txid " + std::to_string(last_txid_) +
                             ") do not lead to the database's txid " + std::to_string(txid));
   }
@@ -319,7 +313,7 @@ Status WalCapture::StartOnEmptyFile(const DbChecksum& file, int64_t txid) {
   auto labels = LabelEndingAt(*scan, txid, clock_.NowUnixMillis());
   if (!labels || labels->empty() || labels->front().txid != 0 || on_empty.Value() != on_file.Value()) {
     last_txid_ = txid;
-    return StartNewBase("the WAL's " + std::to_string(CountCommits(*scan)) +
+    return StartNewBase("the WAL's " + std::to_string(scan->commit_count()) +
                         " commits do not make the new database from an empty file");
   }
   return Seal(std::move(*scan), *labels);
@@ -382,7 +376,7 @@ Status WalCapture::StartNewBase(std::string_view why) {
 
 std::optional<std::vector<WalCapture::PendingCommit>> WalCapture::LabelEndingAt(const WalScan& scan, int64_t txid,
                                                                                 int64_t now_ms) {
-  const int64_t commits = static_cast<int64_t>(CountCommits(scan));
+  const int64_t commits = static_cast<int64_t>(scan.commit_count());
   if (txid - commits + 1 < 0) return std::nullopt;
   std::vector<PendingCommit> out;
   for (int64_t t = txid - commits + 1; t <= txid; ++t) out.push_back({t, now_ms});
@@ -426,118 +420,6 @@ Result<int64_t> WalCapture::DataVersion() const {
   const auto n = ParseDecimal(*v);
   if (!n) return Status::Internal("PRAGMA data_version gave \"" + *v + "\"");
   return static_cast<int64_t>(*n);
-}
-
-Status WalCapture::Collect() {
-  TakeSealerConflict();
-  if (conflict_) return *conflict_;
-  auto version = DataVersion();
-  if (!version.ok()) return version.status();
-  if (*version != data_version_) {
-    return Status::Conflict("another connection committed to the database (data_version " +
-                            std::to_string(data_version_) + " -> " + std::to_string(*version) +
-                            "): frames were written behind the node's back")
-        .WithReason("foreign_writes");
-  }
-  if (pending_.empty()) return Status::Ok();
-  // Between groups, with no other connection's commit since the last
-  // collect: the WAL generation these commits are in is the one whose
-  // header is on disk now.
-  auto header = ReadWalHeader(wal_path_);
-  if (!header.ok()) return header.status().Wrap("collect " + std::to_string(pending_.size()) + " commits");
-  const std::pair<uint32_t, uint32_t> salts{header->salt1, header->salt2};
-  const uint64_t sequence = next_sequence_;
-  const bool starts_chain = next_starts_chain_;
-  WALSHIP_RETURN_IF_ERROR(sealer_->Submit(sequence, [this, salts, commits = pending_, sequence, starts_chain] {
-    return BuildFromWal(salts, commits, sequence, starts_chain);
-  }));
-  next_starts_chain_ = false;
-  last_txid_ = pending_.back().txid;
-  ++next_sequence_;
-  pending_.clear();
-  return Status::Ok();
-}
-
-Result<Segment> WalCapture::BuildFromWal(std::pair<uint32_t, uint32_t> salts, const std::vector<PendingCommit>& commits,
-                                         uint64_t sequence, bool starts_chain) {
-  const int64_t start_ns = clock_.MonotonicNanos();
-  WalScanOptions options{position_, /*keep_pages=*/true};
-  options.commit_limit = commits.size();
-  auto scan = ScanWalFile(wal_path_, options);
-  if (!scan.ok()) return scan.status();
-  if (scan->empty || scan->header.salt1 != salts.first || scan->header.salt2 != salts.second) {
-    return Status::Conflict("the WAL is no longer the generation the writer committed to (salts " +
-                            std::to_string(salts.first) + "/" + std::to_string(salts.second) +
-                            "): it was rewritten behind the node's back")
-        .WithReason("wal_diverged");
-  }
-  if (scan->end == WalEnd::kCorruption) return scan->corruption->ToStatus();
-  const size_t found = CountCommits(*scan);
-  if (found != commits.size()) {
-    return Status::Conflict("the WAL holds " + std::to_string(found) + " new commits but the writer made " +
-                            std::to_string(commits.size()) + ": frames were written behind the node's back")
-        .WithReason("foreign_writes");
-  }
-  // Each commit frame where the writer's wal hook said it went: a commit
-  // the writer was not told of (or one that is not where it was) would
-  // otherwise shift every txid label after it.
-  size_t k = 0;
-  for (const WalFrame& f : scan->frames) {
-    if (!f.is_commit()) continue;
-    const PendingCommit& c = commits[k++];
-    if (c.wal_frame != 0 && c.wal_frame != f.index) {
-      return Status::Conflict("txid " + std::to_string(c.txid) + " was committed in wal frame " +
-                              std::to_string(c.wal_frame) + ", but the WAL's commit frame for it is frame " +
-                              std::to_string(f.index) + ": frames were written behind the node's back")
-          .WithReason("foreign_writes");
-    }
-  }
-  auto seg = BuildSegment(std::move(*scan), commits, sequence, starts_chain);
-  capture_seconds_.Observe(static_cast<double>(clock_.MonotonicNanos() - start_ns) / 1e9);
-  return seg;
-}
-
-bool WalCapture::TakeSealerConflict() {
-  auto c = sealer_->TakeConflict();
-  if (!c) return false;
-  // Nothing from that segment on was sealed: the new base takes its sequence.
-  next_sequence_ = c->sequence;
-  if (!conflict_) conflict_ = c->status;
-  LogWarn("segment store: the sealer found frames written behind the node's back; the next checkpoint starts a "
-          "new base",
-          {{"sequence", c->sequence}, {"error", c->status.ToString()}});
-  return true;
-}
-
-Status WalCapture::WaitSealedOrNewBase() {
-  Status s = sealer_->WaitSealed();
-  if (!s.ok() && !TakeSealerConflict()) return s;
-  if (!conflict_) {
-    Status past = CheckNothingCommittedPastPosition();
-    if (past.code() != Code::kConflict) WALSHIP_RETURN_IF_ERROR(past);
-    if (!past.ok()) conflict_ = past;
-  }
-  if (conflict_) return StartNewBase(conflict_->message());
-  return Status::Ok();
-}
-
-Status WalCapture::CheckNothingCommittedPastPosition() {
-  // Callers collect first; commits still pending are the next collect's.
-  if (!pending_.empty() || end_checked_) return Status::Ok();
-  // With nothing left uncollected this reads the frame after the position
-  // and stops: the end of the file, or a frame of an older generation.
-  auto scan = ScanWalFile(wal_path_, {position_, /*keep_pages=*/false});
-  if (!scan.ok()) return scan.status().Wrap("check the WAL's end");
-  if (scan->end == WalEnd::kCorruption) return scan->corruption->ToStatus().Wrap("check the WAL's end");
-  if (scan->empty || scan->frames.empty()) {
-    end_checked_ = true;
-    return Status::Ok();
-  }
-  return Status::Conflict("the WAL holds " + std::to_string(CountCommits(*scan)) +
-                          " commits after the last one the writer made (txid " + std::to_string(last_txid_) +
-                          ", through wal frame " + std::to_string(scan->frames.back().index) +
-                          "): frames were written behind the node's back")
-      .WithReason("foreign_writes");
 }
 
 bool WalCapture::PrepareCheckpoint() {
@@ -599,59 +481,6 @@ Status WalCapture::TakeSnapshot(sqlite3* writer, std::string_view why) {
   // copied (say, the disk is full) loses nothing: the chain goes on as after
   // any checkpoint, and writes go on. Only the snapshot is missing.
   return Status::Unavailable(context + ": " + s.ToString());
-}
-
-Status WalCapture::Seal(WalScan&& scan, const std::vector<PendingCommit>& commits) {
-  auto seg = BuildSegment(std::move(scan), commits, next_sequence_, next_starts_chain_);
-  if (!seg.ok()) return seg.status();
-  WALSHIP_RETURN_IF_ERROR(sealer_->Submit(std::move(seg).value()));
-  next_starts_chain_ = false;
-  last_txid_ = commits.back().txid;
-  ++next_sequence_;
-  return Status::Ok();
-}
-
-Result<Segment> WalCapture::BuildSegment(WalScan&& scan, const std::vector<PendingCommit>& commits, uint64_t sequence,
-                                         bool starts_chain) {
-  Segment seg;
-  SegmentHeader& h = seg.header;
-  h.flags = starts_chain ? kSegmentFlagChainStart : 0;
-  h.page_size = page_size_;
-  h.cluster_id = identity_.cluster;
-  h.node_id = identity_.node_id;
-  h.timeline = identity_.timeline;
-  h.sequence = sequence;
-  h.wal_salt1 = scan.header.salt1;
-  h.wal_salt2 = scan.header.salt2;
-  h.wal_checkpoint_seq = scan.header.checkpoint_seq;
-  h.wal_first_frame = scan.frames.front().index;
-  h.wal_last_frame = scan.frames.back().index;
-  h.wal_checksum1 = scan.frames.back().checksum.s1;
-  h.wal_checksum2 = scan.frames.back().checksum.s2;
-  h.db_pages_before = checksum_.page_count();
-  h.db_checksum_before = checksum_.Value();
-  h.sealed_unix_ms = clock_.NowUnixMillis();
-
-  // checksum_ moves to the value after the segment, and back if the
-  // segment cannot be built (without a copy: see DbChecksum::Mark).
-  DbChecksumChanges changes(checksum_);
-  size_t next_commit = 0;
-  seg.frames.reserve(scan.frames.size());
-  for (auto& f : scan.frames) {
-    WALSHIP_RETURN_IF_ERROR(checksum_.UpdatePage(f.page_number, f.page));
-    if (f.is_commit()) {
-      checksum_.SetPageCount(f.db_pages_after_commit);
-      const PendingCommit& c = commits[next_commit++];
-      h.commits.push_back(SegmentCommit{static_cast<uint64_t>(c.txid), c.commit_unix_ms,
-                                        static_cast<uint32_t>(seg.frames.size() + 1), f.db_pages_after_commit});
-    }
-    seg.frames.push_back(SegmentFrame{f.page_number, f.db_pages_after_commit, std::move(f.page)});
-  }
-  h.db_checksum_after = checksum_.Value();
-  changes.Keep();
-  position_ = scan.next;
-  frames_captured_.Add(seg.frames.size());
-  return seg;
 }
 
 Result<const DbChecksum*> WalCapture::ChecksumForScrub(sqlite3* /*writer*/) {

@@ -159,6 +159,11 @@ struct WalScan {
   std::optional<WalCorruption> corruption;  // set exactly when end is kCorruption
 
   uint32_t last_commit_frame() const { return frames.empty() ? 0 : frames.back().index; }
+  size_t commit_count() const {
+    size_t n = 0;
+    for (const WalFrame& f : frames) n += f.is_commit() ? 1 : 0;
+    return n;
+  }
 };
 
 // Where the scan reads bytes from: a file, or bytes in memory (tests).
