@@ -40,9 +40,7 @@ Status WalCapture::Collect() {
   WALSHIP_RETURN_IF_ERROR(sealer_->Submit(sequence, [this, salts, commits = pending_, sequence, starts_chain] {
     return BuildFromWal(salts, commits, sequence, starts_chain);
   }));
-  next_starts_chain_ = false;
-  last_txid_ = pending_.back().txid;
-  ++next_sequence_;
+  Handed(pending_.back().txid);
   pending_.clear();
   return Status::Ok();
 }
@@ -133,10 +131,14 @@ Status WalCapture::Seal(WalScan&& scan, const std::vector<PendingCommit>& commit
   auto seg = BuildSegment(std::move(scan), commits, next_sequence_, next_starts_chain_);
   if (!seg.ok()) return seg.status();
   WALSHIP_RETURN_IF_ERROR(sealer_->Submit(std::move(seg).value()));
-  next_starts_chain_ = false;
-  last_txid_ = commits.back().txid;
-  ++next_sequence_;
+  Handed(commits.back().txid);
   return Status::Ok();
+}
+
+void WalCapture::Handed(int64_t last_txid) {
+  next_starts_chain_ = false;
+  last_txid_ = last_txid;
+  ++next_sequence_;
 }
 
 Result<Segment> WalCapture::BuildSegment(WalScan&& scan, const std::vector<PendingCommit>& commits, uint64_t sequence,

@@ -165,6 +165,8 @@ class WalCapture final : public CheckpointHook {
                                bool starts_chain);
   // Start-up: builds the segment here and hands it to the sealer.
   Status Seal(WalScan&& scan, const std::vector<PendingCommit>& commits);
+  // A segment ending at `last_txid` went to the sealer: the next one follows it.
+  void Handed(int64_t last_txid);
   // On the sealer thread: reads and verifies the next `commits.size()`
   // commits of the WAL generation with `salts`, and builds their segment.
   Result<Segment> BuildFromWal(std::pair<uint32_t, uint32_t> salts, const std::vector<PendingCommit>& commits,

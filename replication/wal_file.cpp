@@ -86,6 +86,14 @@ Result<WalHeader> ParseHeader(const char* p) {
   return h;
 }
 
+// The header's own checksum (over its first 24 bytes): the detail of the
+// mismatch, or nothing when it holds.
+std::optional<std::string> HeaderChecksumMismatch(const char* raw, const WalHeader& h) {
+  const WalChecksum computed = ContinueWalChecksum({}, std::string_view(raw, 24), h.big_endian_checksums());
+  if (computed == h.checksum) return std::nullopt;
+  return "checksum mismatch (stored " + WalChecksumHex(h.checksum) + ", computed " + WalChecksumHex(computed) + ")";
+}
+
 std::string FramePlace(uint32_t frame, uint64_t offset) {
   if (frame == 0) return "wal header at byte 0";
   return "wal frame " + std::to_string(frame) + " at byte " + std::to_string(offset);
@@ -274,14 +282,11 @@ Status Scanner::Run() {
   Result<WalHeader> header = ParseHeader(raw);
   if (!header.ok()) return header.status();
   out_.header = *header;
-  WalChecksum computed =
-      ContinueWalChecksum({}, std::string_view(raw, 24), out_.header.big_endian_checksums());
-  if (computed != out_.header.checksum) {
+  if (auto mismatch = HeaderChecksumMismatch(raw, out_.header)) {
     // SQLite ignores such a WAL entirely; nothing in it is data unless
     // committed frames verify behind the header.
     out_.stop = WalStop::kHeaderChecksum;
-    out_.stop_detail = "checksum mismatch (stored " + WalChecksumHex(out_.header.checksum) +
-                       ", computed " + WalChecksumHex(computed) + ")";
+    out_.stop_detail = std::move(*mismatch);
     out_.next = {out_.header.salt1, out_.header.salt2, 0, out_.header.checksum};
   } else {
     uint32_t first = 1;
@@ -407,10 +412,8 @@ Result<WalHeader> ReadWalHeader(const std::string& path) {
   WALSHIP_RETURN_IF_ERROR(file->ReadAt(0, kWalHeaderSize, raw).Wrap(path));
   Result<WalHeader> header = ParseHeader(raw);
   if (!header.ok()) return header.status().Wrap(path);
-  const WalChecksum computed = ContinueWalChecksum({}, std::string_view(raw, 24), header->big_endian_checksums());
-  if (computed != header->checksum) {
-    return Status::Corruption(path + ": wal header: checksum mismatch (stored " + WalChecksumHex(header->checksum) +
-                              ", computed " + WalChecksumHex(computed) + ")");
+  if (auto mismatch = HeaderChecksumMismatch(raw, *header)) {
+    return Status::Corruption(path + ": wal header: " + *mismatch);
   }
   return header;
 }
