@@ -249,9 +249,10 @@ void AppendJsonString(std::string* out, std::string_view s) {
 
 }  // namespace
 
-std::string RecordJsonText(const Record& r, bool with_content) {
+std::string RecordJsonText(const Record& r, bool with_content, std::string_view extra_members) {
   std::string out;
-  out.reserve(256 + (with_content ? r.content.size() + r.content.size() / 8 : 0) + r.metadata_json.size());
+  out.reserve(256 + (with_content ? r.content.size() + r.content.size() / 8 : 0) + r.metadata_json.size() +
+              extra_members.size());
   out.append("{\"key\":");
   AppendJsonString(&out, r.key);
   if (with_content) {
@@ -266,7 +267,8 @@ std::string RecordJsonText(const Record& r, bool with_content) {
   AppendJsonString(&out, r.sha256);
   out.append(",\"size\":").append(std::to_string(r.content_bytes));
   out.append(",\"created_at\":\"").append(FormatRfc3339Millis(r.created_at_ms));
-  out.append("\",\"updated_at\":\"").append(FormatRfc3339Millis(r.updated_at_ms)).append("\"}");
+  out.append("\",\"updated_at\":\"").append(FormatRfc3339Millis(r.updated_at_ms)).append("\"");
+  out.append(extra_members).append("}");
   return out;
 }
 

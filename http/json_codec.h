@@ -47,7 +47,10 @@ std::string ETagFor(const Record& r);
 
 // The one renderer of records, as JSON text (the GET hot path sends it as
 // is). Stored metadata that is not valid JSON renders as {}.
-std::string RecordJsonText(const Record& r, bool with_content);
+// `extra_members`, if not empty, is JSON text of more members (starting
+// with a comma) that the answer adds after the record's own: writes add
+// their position without a JSON value built and dumped again.
+std::string RecordJsonText(const Record& r, bool with_content, std::string_view extra_members = {});
 // The same record as a JSON value, for answers that add fields.
 nlohmann::json RecordJson(const Record& r, bool with_content);
 nlohmann::json OpResultJson(const OpResult& r);

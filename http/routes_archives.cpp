@@ -11,17 +11,23 @@ namespace {
 using nlohmann::json;
 
 void ReplyWritten(httplib::Response& res, const WriteOutcome& out, int http_status) {
-  res.set_header("X-Walship-Position", out.position.ToString());
+  const std::string position = out.position.ToString();
+  res.set_header("X-Walship-Position", position);
   const OpResult& r = out.results.front();
-  json body;
   if (r.kind == WriteOp::Kind::kPut) {
-    body = RecordJson(r.record, /*with_content=*/false);
+    // Every PUT answers here: the record's text plus its position. Parsing
+    // that text into a JSON value to add the position and dumping it again
+    // was 13% of the HTTP threads' samples under PUTs (perf, 32 clients).
     res.set_header("ETag", ETagFor(r.record));
-  } else {
-    body = json{{"key", r.record.key}, {"deleted", true}, {"deleted_version", r.record.version}};
+    // A position is "<timeline>/<txid>", digits only: nothing to escape.
+    const std::string position_member = ",\"position\":\"" + position + "\"";
+    return ReplyJson(res, http_status, RecordJsonText(r.record, /*with_content=*/false, position_member));
   }
-  body["position"] = out.position.ToString();
-  ReplyJson(res, http_status, Dump(body));
+  ReplyJson(res, http_status,
+            Dump(json{{"key", r.record.key},
+                      {"deleted", true},
+                      {"deleted_version", r.record.version},
+                      {"position", position}}));
 }
 
 void PutArchive(RouteContext& ctx, const httplib::Request& req, httplib::Response& res,

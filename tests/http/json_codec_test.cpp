@@ -393,6 +393,17 @@ TEST(RecordJsonTest, UnparsableStoredMetadataRendersAsEmptyObject) {
   EXPECT_EQ(RecordJson(r, false)["metadata"], json::object());
 }
 
+TEST(RecordJsonTest, ExtraMembersFollowTheRecordsOwn) {
+  Record r;
+  r.key = "notes/a";
+  r.version = 3;
+  const std::string text = RecordJsonText(r, /*with_content=*/false, R"(,"position":"1/42")");
+  json j = json::parse(text);  // still one valid object
+  EXPECT_EQ(j["position"], "1/42");
+  EXPECT_EQ(j["key"], "notes/a");
+  EXPECT_EQ(j["version"], 3);
+  EXPECT_EQ(j.size(), 8u) << text;  // key, metadata, version, sha256, size, created_at, updated_at, position
+}
 TEST(OpResultJsonTest, PutAndDelete) {
   OpResult put;
   put.kind = WriteOp::Kind::kPut;
