@@ -364,17 +364,24 @@ Status WalCorruption::ToStatus() const {
       .WithReason("wal_corruption");
 }
 
+Status FileWalSource::ReadFile(uint64_t offset, size_t n, char* out) const {
+  bytes_read_ += n;
+  return file_.ReadAt(offset, n, out);
+}
+
 Status FileWalSource::ReadAt(uint64_t offset, size_t n, char* out) const {
-  if (n > kWindowBytes) return file_.ReadAt(offset, n, out);
+  if (n > kWindowBytes) return ReadFile(offset, n, out);
   if (offset < window_offset_ || offset + n > window_offset_ + window_.size()) {
-    const uint64_t len = std::min<uint64_t>(kWindowBytes, size() - std::min(offset, size()));
+    const uint64_t want = std::max<uint64_t>(n, next_window_bytes_);
+    next_window_bytes_ = std::min(kWindowBytes, next_window_bytes_ * 2);
+    const uint64_t len = std::min<uint64_t>(want, size() - std::min(offset, size()));
     window_.resize(static_cast<size_t>(len));
     window_offset_ = offset;
-    if (Status s = file_.ReadAt(offset, window_.size(), window_.data()); !s.ok()) {
+    if (Status s = ReadFile(offset, window_.size(), window_.data()); !s.ok()) {
       window_.clear();
       return s;
     }
-    if (n > window_.size()) return file_.ReadAt(offset, n, out);  // past the end: the file's own error
+    if (n > window_.size()) return ReadFile(offset, n, out);  // past the end: the file's own error
   }
   std::memcpy(out, window_.data() + (offset - window_offset_), n);
   return Status::Ok();

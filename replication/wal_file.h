@@ -191,16 +191,26 @@ class FileWalSource : public WalSource {
   // NotFound when the file does not exist.
   static Result<std::unique_ptr<FileWalSource>> Open(const std::string& path);
   uint64_t size() const override { return file_.size(); }
-  // Reads through a window of kWindowBytes: a scan reads frame after frame,
-  // and one pread per frame costs more than checking the frame.
+  // Reads through a window: a scan reads frame after frame, and one pread
+  // per frame costs more than checking the frame. The window starts small
+  // and doubles with each refill up to kWindowBytes, so a scan that stops
+  // after a frame or two (the writer's end-of-WAL check before each
+  // checkpoint) reads kilobytes, not megabytes.
   Status ReadAt(uint64_t offset, size_t n, char* out) const override;
+  // Bytes read from the file so far (windows and direct reads).
+  uint64_t bytes_read() const { return bytes_read_; }
+
+  static constexpr size_t kFirstWindowBytes = 8 << 10;
+  static constexpr size_t kWindowBytes = 1 << 20;
 
  private:
-  static constexpr size_t kWindowBytes = 1 << 20;
   explicit FileWalSource(ReadOnlyFile file) : file_(std::move(file)) {}
+  Status ReadFile(uint64_t offset, size_t n, char* out) const;
   ReadOnlyFile file_;
   mutable std::string window_;        // bytes of the file from window_offset_
   mutable uint64_t window_offset_ = 0;
+  mutable size_t next_window_bytes_ = kFirstWindowBytes;
+  mutable uint64_t bytes_read_ = 0;
 };
 
 struct WalScanOptions {

@@ -187,8 +187,8 @@ TEST_P(WalCaptureUntoldCommitTest, StartsANewBaseWithNoGapAndWritesGoOn) {
 INSTANTIATE_TEST_SUITE_P(, WalCaptureUntoldCommitTest,
                          ::testing::Values(Untold::kBeforeATold, Untold::kFoundBetweenCheckpoints, Untold::kLast,
                                            Untold::kLastBeforeACollect),
-                         [](const ::testing::TestParamInfo<Untold>& info) -> std::string {
-                           switch (info.param) {
+                         [](const ::testing::TestParamInfo<Untold>& untold) -> std::string {
+                           switch (untold.param) {
                              case Untold::kBeforeATold: return "BeforeATold";
                              case Untold::kFoundBetweenCheckpoints: return "FoundBetweenCheckpoints";
                              case Untold::kLast: return "Last";

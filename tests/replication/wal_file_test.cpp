@@ -90,6 +90,33 @@ TEST(WalFileTest, ACommitLimitTakesExactlyThatManyCommitsAndResumesAfterThem) {
   EXPECT_EQ(second->next, all.next);
 }
 
+
+TEST(WalFileTest, AScanFromTheLastFrameReadsKilobytesAndAWholeScanReadsTheFileOnce) {
+  TempDir tmp;
+  WalBuilder b(tmp.Sub("db"));
+  b.InsertRows(600, 2500);  // some 2,800 frames of 1 KiB pages: full windows and more
+  const std::string wal = b.WalBytes();
+  ASSERT_GT(wal.size(), 2 * FileWalSource::kWindowBytes);
+  const WalScan all = ScanOrDie(wal);
+
+  auto whole = FileWalSource::Open(tmp.Sub("db-wal"));
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  Result<WalScan> scan = ScanWal(**whole, {.after = std::nullopt, .keep_pages = false});
+  ASSERT_TRUE(scan.ok()) << scan.status().ToString();
+  EXPECT_EQ(scan->next, all.next);
+  // The header's read, then the file from its first frame, in growing windows.
+  EXPECT_GE((*whole)->bytes_read(), wal.size());
+  EXPECT_LE((*whole)->bytes_read(), wal.size() + FileWalSource::kFirstWindowBytes);
+
+  // The writer's end-of-WAL check: the header, then the frame after the last.
+  auto end = FileWalSource::Open(tmp.Sub("db-wal"));
+  ASSERT_TRUE(end.ok()) << end.status().ToString();
+  Result<WalScan> none = ScanWal(**end, {.after = all.next, .keep_pages = false});
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->frames.empty());
+  EXPECT_EQ(none->stop, WalStop::kEndOfFile);
+  EXPECT_LE((*end)->bytes_read(), 3 * FileWalSource::kFirstWindowBytes);
+}
 TEST(WalFileTest, ReadWalHeaderReadsAndVerifiesTheHeaderAlone) {
   TempDir tmp;
   WalBuilder b(tmp.Sub("db"));
