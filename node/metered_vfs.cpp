@@ -15,6 +15,7 @@ namespace {
 struct MeteredFile {
   sqlite3_file base;
   sqlite3_file* real;
+  bool main_db;  // SQLITE_OPEN_MAIN_DB, not a -wal or journal
 };
 
 sqlite3_vfs* g_real = nullptr;
@@ -45,12 +46,14 @@ int Write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
 }
 int Truncate(sqlite3_file* f, sqlite3_int64 size) { return Real(f)->pMethods->xTruncate(Real(f), size); }
 int Sync(sqlite3_file* f, int flags) {
-  if (Trip(g_faults.sync_countdown)) {
+  const bool main_db = reinterpret_cast<MeteredFile*>(f)->main_db;
+  if (Trip(g_faults.sync_countdown) || (main_db && Trip(g_faults.main_db_sync_countdown))) {
     g_faults.syncs_failed++;
     return SQLITE_IOERR_FSYNC;
   }
   auto start = std::chrono::steady_clock::now();
   int rc = Real(f)->pMethods->xSync(Real(f), flags);
+  if (rc == SQLITE_OK && main_db) g_faults.main_db_syncs++;
   if (Histogram* h = g_fsync_seconds.load()) {
     h->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
@@ -91,6 +94,7 @@ const sqlite3_io_methods kMethods = {
 int Open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
   auto* mf = reinterpret_cast<MeteredFile*>(f);
   mf->real = reinterpret_cast<sqlite3_file*>(mf + 1);
+  mf->main_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
   int rc = g_real->xOpen(g_real, name, mf->real, flags, out_flags);
   // Only install our methods if the real open succeeded: SQLite calls xClose
   // on a file whose pMethods is set, even after a failed open.

@@ -17,12 +17,15 @@ inline constexpr const char* kMeteredVfsName = "walship";
 // fail; -1 disarms it. Thread-safe.
 struct VfsFaults {
   std::atomic<int> sync_countdown{-1};   // xSync returns SQLITE_IOERR_FSYNC
+  std::atomic<int> main_db_sync_countdown{-1};  // the same, counting syncs of main database files only
   std::atomic<int> write_countdown{-1};  // xWrite returns write_error
   std::atomic<int> write_error{0};       // SQLITE_IOERR_WRITE or SQLITE_FULL (ENOSPC)
   std::atomic<int> syncs_failed{0};
   std::atomic<int> writes_failed{0};
+  std::atomic<int> main_db_syncs{0};     // syncs of main database files that succeeded
   void Disarm() {
     sync_countdown = -1;
+    main_db_sync_countdown = -1;
     write_countdown = -1;
   }
 };

@@ -307,7 +307,9 @@ class RecordingHook : public CheckpointHook {
 class WriterTest : public ::testing::Test {
  protected:
   void StartWriter(CheckpointHook* hook = nullptr) {
-    auto db = SqliteDb::Open(tmp_.Sub("index.db"), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    // Through the metered VFS, as in the node: its counters and faults.
+    ASSERT_TRUE(RegisterMeteredVfs(nullptr).ok());
+    auto db = SqliteDb::Open(tmp_.Sub("index.db"), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, kMeteredVfsName);
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     int unused = 0;
     ASSERT_EQ(sqlite3_db_config((*db)->raw(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, &unused), SQLITE_OK);
@@ -483,6 +485,9 @@ TEST_F(WriterTest, AReaderInTheWayOfTheWalRestartDoesNotTriggerTheNextCheckpoint
   EXPECT_EQ(Checkpoints("complete"), 1u);
   EXPECT_EQ(Checkpoints("incomplete"), 0u) << "a checkpoint ran again at once";
   ASSERT_TRUE(reader->Exec("COMMIT").ok());
+  // Before the locals go: the writer's shutdown checkpoint calls the hook,
+  // whose callback reads them (it aborted now and then on freed promises).
+  writer_.reset();
 }
 
 // The hook's sealer is busy: the checkpoint waits (writes go on) and runs
@@ -588,6 +593,67 @@ TEST_F(WriterTest, ReaderOnAnOldSnapshotMakesTheCheckpointIncompleteNotFatal) {
   writer_->RequestCheckpoint();
   ASSERT_TRUE(WaitFor([&] { return Checkpoints("complete") == 1; }));
   EXPECT_EQ(writer_->WalBytes(), 0);
+}
+
+// SQLite syncs the database file only after a pass that copied every frame.
+// When the first pass stops at the hook's snapshot (the frames still
+// sealing), the writer syncs the database before the wait for the seal, so
+// the write-back overlaps it; the last pass then syncs only its own pages.
+class WriterPinnedCheckpointTest : public WriterTest {
+ protected:
+  // A reader's snapshot after "a" and before "b": the first pass stops there.
+  // BeforeWalReset lets it go, as the capture lets its pin go.
+  void StartWithAPinnedSnapshot() {
+    hook_.set_on_before_checkpoint([this] { syncs_at_start_ = MeteredVfsFaults().main_db_syncs.load(); });
+    hook_.set_on_wal_reset([this] {
+      syncs_at_reset_ = MeteredVfsFaults().main_db_syncs.load();
+      if (reader_) reader_->Exec("COMMIT").IgnoreError();  // again at shutdown: no transaction then
+    });
+    StartWriter(&hook_);
+    ASSERT_TRUE(Write({PutOp("a", "x")}).status.ok());
+    auto reader = SqliteDb::Open(tmp_.Sub("index.db"), SQLITE_OPEN_READONLY);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    ASSERT_TRUE((*reader)->Exec("BEGIN; SELECT count(*) FROM archives;").ok());
+    reader_ = std::move(reader).value();
+    ASSERT_TRUE(Write({PutOp("b", "y")}).status.ok());
+  }
+  void TearDown() override {
+    writer_.reset();  // its shutdown checkpoint still calls the hook, which uses reader_
+    MeteredVfsFaults().Disarm();
+  }
+
+  std::unique_ptr<SqliteDb> reader_;
+  std::atomic<int> syncs_at_start_{-1};
+  std::atomic<int> syncs_at_reset_{-1};
+};
+
+TEST_F(WriterPinnedCheckpointTest, AFirstPassThatStopsShortSyncsTheDatabaseBeforeTheWait) {
+  StartWithAPinnedSnapshot();
+  writer_->RequestCheckpoint();
+  ASSERT_TRUE(WaitFor([&] { return Checkpoints("complete") == 1; }));
+  EXPECT_EQ(syncs_at_reset_ - syncs_at_start_, 1) << "one database sync between the first pass and the wait";
+  EXPECT_EQ(MeteredVfsFaults().main_db_syncs - syncs_at_start_, 2) << "and one by the last pass";
+  EXPECT_EQ(writer_->WalBytes(), 0);
+  EXPECT_TRUE(writer_->Health().ok());
+}
+
+TEST_F(WriterPinnedCheckpointTest, AFailedDatabaseSyncAfterTheFirstPassStopsWrites) {
+  StartWithAPinnedSnapshot();
+  MeteredVfsFaults().main_db_sync_countdown = 0;  // the first pass does not sync the database
+  const int failed_before = MeteredVfsFaults().syncs_failed;  // process-wide
+  writer_->RequestCheckpoint();
+  ASSERT_TRUE(WaitFor([&] { return !writer_->Health().ok(); }));
+  const Status sticky = writer_->Health();
+  EXPECT_EQ(sticky.code(), Code::kIOError);
+  EXPECT_EQ(sticky.message(),
+            "checkpoint (timer): fsync the database file after the first checkpoint pass: disk I/O error "
+            "(SQLite error 1034)");
+  EXPECT_EQ(Checkpoints("failed"), 1u);
+  EXPECT_EQ(Checkpoints("complete"), 0u);
+  EXPECT_EQ(MeteredVfsFaults().syncs_failed - failed_before, 1);
+  MeteredVfsFaults().Disarm();  // never retried, even with the disk well again
+  WriteOutcome later = Write({PutOp("c", "z")});
+  EXPECT_EQ(later.status.reason(), "writes_stopped");
 }
 
 TEST_F(WriterTest, ASnapshotRequestReachesTheHookBetweenGroupsAndAFailureStopsWrites) {
