@@ -108,7 +108,9 @@ int main(int argc, char** argv) {
   std::string client_kind = "raw";
   bool wrk = false, no_access_log = false, strict = false, keep = false;
   std::string node_toml;
-  int capture_rounds = 6;  // one run of 2 moved the p99 ratio by 0.3 (docs/BENCHMARKS.md)
+  // One run of 2 rounds moved the p99 ratio by 0.3; runs of 6 still spread
+  // over 0.90-1.24x (docs/BENCHMARKS.md): more samples, a steadier figure.
+  int capture_rounds = 10;
   std::string capture_toml;
   bool no_replication = false;
   bool no_backup = false;
