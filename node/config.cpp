@@ -126,6 +126,7 @@ std::map<std::string, Setter> SettingsFor(Config* c) {
       {"segments.capture", BoolSetting(&c->segments_capture)},
       {"segments.retention", BoolSetting(&c->segments_retention)},
       {"segments.collect_interval_ms", IntSetting(&c->segments_collect_interval_ms, 0, kMaxMs)},
+      {"segments.collect_max_wal_bytes", IntSetting(&c->segments_collect_max_wal_bytes, 65536, 1ll << 40)},
       {"replication.role", StringSetting([c](const std::string& v) { return ApplyRole(c, v); })},
       {"replication.standby", PeerUrlSetting(&c->standby_url)},
       {"replication.primary", PeerUrlSetting(&c->primary_url)},

@@ -172,6 +172,7 @@ Status Store::StartCapture(SqliteDb& db, Position pos, bool created) {
   if (!capture.ok()) return capture.status();
   capture_ = std::move(capture).value();
   capture_->SetCollectInterval(config_.segments_collect_interval_ms);
+  capture_->SetCollectMaxWalBytes(config_.segments_collect_max_wal_bytes);
   if (sealed_listener_) capture_->SetSealedListener(sealed_listener_);
   if (collect_gate_) capture_->SetCollectGate(collect_gate_);
   return Status::Ok();

@@ -384,11 +384,24 @@ std::optional<std::vector<WalCapture::PendingCommit>> WalCapture::LabelEndingAt(
 }
 
 void WalCapture::AfterCommit(int64_t txid, int64_t commit_unix_ms, uint32_t wal_commit_frame) {
+  if (pending_.empty()) pending_wal_bytes_ = 0;
   pending_.push_back({txid, commit_unix_ms, wal_commit_frame});
   end_checked_ = false;
+  // The commit's frames: those after the previous commit's, or from frame 1
+  // when the WAL started over (a frame number that went down). A hook that
+  // gave no frame (0) counts none: the size limit is a bound, not the truth.
+  const uint32_t frames = wal_commit_frame > last_commit_frame_ ? wal_commit_frame - last_commit_frame_
+                                                                : wal_commit_frame;
+  if (wal_commit_frame != 0) last_commit_frame_ = wal_commit_frame;
+  pending_wal_bytes_ += static_cast<int64_t>(frames) * (page_size_ + kWalFrameHeaderSize);
   // Collect now and then between checkpoints, so each pause of the writer
   // stays short and the sealer works while writes go on.
   const int64_t now = clock_.MonotonicNanos();
+  if (collect_max_wal_bytes_ > 0 && pending_wal_bytes_ >= collect_max_wal_bytes_ && !collect_blocked_) {
+    last_collect_ns_ = now;
+    if (Status s = CollectAndPin(); !s.ok()) collect_blocked_ = true;  // the next checkpoint deals with it
+    return;
+  }
   if (collect_gate_) {
     if (collect_gate_()) CollectNow();
     return;
@@ -464,6 +477,10 @@ Status WalCapture::BeforeWalReset() {
   // process's checkpoint may copy the frames the store does not have.
   WALSHIP_RETURN_IF_ERROR(WaitSealedOrNewBase().Wrap("seal the last segment before the WAL is reset"));
   ReleasePin();
+  // The WAL may start over at frame 1: count the next commit's frames from
+  // there (if it goes on instead, that commit counts too many, which only
+  // collects it early).
+  last_commit_frame_ = 0;
   return Status::Ok();
 }
 

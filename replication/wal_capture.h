@@ -96,6 +96,13 @@ class WalCapture final : public CheckpointHook {
   // How often AfterCommit collects between checkpoints; 0: never (only
   // before checkpoints). Call before the writer starts.
   void SetCollectInterval(int64_t interval_ms) { collect_interval_ns_ = interval_ms * 1'000'000; }
+  // AfterCommit also collects once the commits not yet handed over hold this
+  // many bytes of WAL frames (from the wal hook's commit frames), whatever
+  // the interval or the gate say, so no segment carries much more: a
+  // standby refuses a push over its replication.max_segment_bytes for good.
+  // A single commit larger than this still makes one segment. 0: no limit.
+  // Call before the writer starts.
+  void SetCollectMaxWalBytes(int64_t bytes) { collect_max_wal_bytes_ = bytes; }
   // Synchronous replication, where a write waits for its segment to reach
   // the standby: AfterCommit collects at once when `ready` says the shipper
   // is idle, and otherwise leaves the commits to pend until the writer is
@@ -228,6 +235,11 @@ class WalCapture final : public CheckpointHook {
   std::vector<PendingCommit> pending_;  // committed since the last capture
   int64_t last_collect_ns_ = 0;
   std::atomic<int64_t> collect_interval_ns_{100'000'000};  // set from any thread, read by the writer
+  int64_t collect_max_wal_bytes_ = 0;  // see SetCollectMaxWalBytes
+  // Writer thread: the WAL frame of the last commit AfterCommit heard of, and
+  // the bytes of frames the pending commits hold (0 when none pend).
+  uint32_t last_commit_frame_ = 0;
+  int64_t pending_wal_bytes_ = 0;
   // PRAGMA data_version of the write connection: it changes exactly when
   // another connection commits, which a count of commit frames can miss (a
   // foreign checkpoint, then as many foreign commits as ours).

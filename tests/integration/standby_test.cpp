@@ -391,11 +391,17 @@ TEST_F(StandbyTest, AStandbyWhoseDataIsDeletedReplaysThePrimarysChain) {
 TEST_F(StandbyTest, AStandbyWhoseDataIsDeletedStartsOverFromASnapshot) {
   // Segments up to 1 MiB only: the snapshot (several MiB) is streamed to the
   // standby's disk, under replication.max_base_bytes, not held in memory.
+  // The primary cuts its segments at 512 KiB of WAL frames, so none is
+  // over that limit (without the cut, a fast writer put 1.4 MB of compressed
+  // frames in one 100 ms segment now and then, and the standby answered 413
+  // to it forever).
   const std::string small_pushes = "[replication]\nmax_segment_bytes = 1048576\n";
   standby_ = StartStandby(0, {}, small_pushes);
   ASSERT_NE(standby_, nullptr);
   const int standby_port = standby_->port();
-  primary_ = StartPrimary(standby_->url(), "snapshot_after_bytes = 0\n");  // never replay
+  primary_ = StartPrimary(standby_->url(),
+                          "snapshot_after_bytes = 0\n"  // never replay
+                          "[segments]\ncollect_max_wal_bytes = 524288\n");
   ASSERT_NE(primary_, nullptr);
   Load("first", 4, 300);
   WaitCaughtUp();
@@ -427,6 +433,11 @@ TEST_F(StandbyTest, AStandbyWhoseDataIsDeletedStartsOverFromASnapshot) {
     EXPECT_GT(std::filesystem::file_size(e.path()), 1048576u) << "the snapshot fits a segment push: test nothing";
   }
   EXPECT_EQ(bases, 1) << "the standby did not start on a snapshot";
+  for (const auto& e : std::filesystem::directory_iterator(tmp_.Sub("primary/segments"))) {
+    const std::string name = e.path().filename().string();
+    if (name.starts_with("base-") || name.starts_with("tmp-")) continue;
+    EXPECT_LE(std::filesystem::file_size(e.path()), 1048576u) << name << ": over the standby's limit";
+  }
   EXPECT_NE(Slurp(standby_->log_path()).find("standby stored a base snapshot"), std::string::npos);
 }
 

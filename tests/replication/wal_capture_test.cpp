@@ -324,6 +324,26 @@ TEST_F(WalCaptureTest, CollectIntervalSealsBetweenCheckpointsAndZeroWaitsForTheC
   ExpectReplayEqualsLive(/*from_base=*/false);
 }
 
+// A byte limit cuts segments whatever the interval says, so a standby's
+// limit on a push can be kept above every segment (the interval alone let a
+// fast writer put 1.4 MB of compressed frames in one 100 ms segment).
+TEST_F(WalCaptureTest, CommitsHoldingTheWalByteLimitAreCollectedAtOnce) {
+  StartNewDatabase();
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);  // the schema's segment; the WAL starts over
+  capture_->SetCollectInterval(0);     // only the limit cuts segments before the checkpoint
+  constexpr int64_t kLimit = 64 << 10;
+  capture_->SetCollectMaxWalBytes(kLimit);
+  for (int i = 0; i < 16; ++i) PutRows("a" + std::to_string(i), 8, 2000);  // ~16 KB of rows each
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  std::vector<DecodedSegmentHeader> h = Headers();
+  ASSERT_GE(h.size(), 5u) << "the limit cut no segment: only the checkpoint did";
+  for (size_t i = 1; i + 1 < h.size(); ++i) {  // the last one is what the checkpoint found pending
+    EXPECT_GE(h[i].header.body_length, static_cast<uint64_t>(kLimit)) << "segment " << i << " was cut early";
+    EXPECT_LT(h[i].header.body_length, static_cast<uint64_t>(2 * kLimit)) << "segment " << i << " is too large";
+  }
+  ExpectReplayEqualsLive(/*from_base=*/false);
+}
+
 }  // namespace
 }  // namespace walship
 
