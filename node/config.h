@@ -47,8 +47,9 @@ struct Config {
   // checkpoints (one segment per checkpoint, one longer pause).
   int64_t segments_collect_interval_ms = 100;
   // ... and whenever the commits not yet handed over hold this many bytes
-  // of WAL frames, so a segment stays below a standby's
-  // replication.max_segment_bytes (keep that at least twice this).
+  // of WAL frames, so a segment cut between checkpoints stays below a
+  // standby's replication.max_segment_bytes (docs/REPLICATION.md: which
+  // segments can still be larger).
   int64_t segments_collect_max_wal_bytes = 16ll << 20;
   // Off only to measure what capture costs (make bench): with it off,
   // nothing SQLite checkpoints away is kept anywhere.

@@ -428,7 +428,7 @@ void Writer::Checkpoint(std::string_view reason) {
     // pass copied, after the wait for the seal. Done now, the write-back
     // (about 6 ms under wrk) overlaps the seal, and the last pass syncs only
     // its own few pages: the last pass and the wait went from 6-17 ms to
-    // 2-3 ms per checkpoint (docs/BENCHMARKS.md, ninth session).
+    // 2-3 ms per checkpoint (docs/BENCHMARKS.md, the ninth session).
     Status synced;
     if (s.ok() && rc == SQLITE_OK && first_checkpointed > 0 && first_checkpointed < first_log_frames) {
       synced = SyncDatabaseFile();
@@ -439,12 +439,14 @@ void Writer::Checkpoint(std::string_view reason) {
       hook_ns += clock_.MonotonicNanos() - reset_start_ns;
     }
     checkpoint_hook_seconds_.Observe(static_cast<double>(hook_ns) / 1e9);
-    if (!CheckpointHookSucceeded(s, reason)) return;
-    if (!synced.ok()) {  // a failed fsync is never retried: writes stop
+    // First: a failed fsync stops writes whatever the hook said (even a
+    // "try again later" from it), and is never retried.
+    if (!synced.ok()) {
       checkpoints_failed_.Add();
       SetSticky(synced.Wrap("checkpoint (" + std::string(reason) + ")"));
       return;
     }
+    if (!CheckpointHookSucceeded(s, reason)) return;
   }
   bool truncate_wal = reason == "shutdown";
   if (!truncate_wal) {

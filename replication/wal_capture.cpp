@@ -368,6 +368,7 @@ Status WalCapture::StartNewBase(std::string_view why) {
   data_version_ = *version;
   if (!pending_.empty()) last_txid_ = std::max(last_txid_, pending_.back().txid);
   pending_.clear();
+  last_commit_frame_ = 0;  // the TRUNCATE checkpoint emptied the WAL
   bases_started_.Add();
   stat_bases_.fetch_add(1);
   PublishStats();

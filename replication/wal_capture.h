@@ -98,17 +98,20 @@ class WalCapture final : public CheckpointHook {
   void SetCollectInterval(int64_t interval_ms) { collect_interval_ns_ = interval_ms * 1'000'000; }
   // AfterCommit also collects once the commits not yet handed over hold this
   // many bytes of WAL frames (from the wal hook's commit frames), whatever
-  // the interval or the gate say, so no segment carries much more: a
-  // standby refuses a push over its replication.max_segment_bytes for good.
-  // A single commit larger than this still makes one segment. 0: no limit.
-  // Call before the writer starts.
+  // the interval or the gate say, so a segment cut between checkpoints holds
+  // at most this plus its last commit: a standby refuses a push over its
+  // replication.max_segment_bytes for good. Not a bound everywhere: after a
+  // failed collect, and at a restart after a crash, one segment takes every
+  // pending commit. 0: no limit (the config's minimum is 64 KiB). Call
+  // before the writer starts.
   void SetCollectMaxWalBytes(int64_t bytes) { collect_max_wal_bytes_ = bytes; }
   // Synchronous replication, where a write waits for its segment to reach
   // the standby: AfterCommit collects at once when `ready` says the shipper
   // is idle, and otherwise leaves the commits to pend until the writer is
-  // asked to CollectNow (when the shipper has caught up). So one segment
-  // carries every commit made while the previous one travelled: group
-  // commit for replication. Call before the writer runs.
+  // asked to CollectNow (when the shipper has caught up), or until they
+  // reach the size limit above. So one segment carries every commit made
+  // while the previous one travelled, up to that limit: group commit for
+  // replication. Call before the writer runs.
   void SetCollectGate(std::function<bool()> ready) { collect_gate_ = std::move(ready); }
   // Between groups, when asked (the node's collect tick, or the shipper in
   // sync mode): seals the commits that pend. Without a gate, not within half

@@ -454,6 +454,13 @@ TEST_F(WriterTest, AReaderInTheWayOfTheWalRestartDoesNotTriggerTheNextCheckpoint
   std::unique_ptr<SqliteDb> reader;
   std::vector<std::future<WriteOutcome>> queued;
   std::vector<std::promise<WriteOutcome>> outcomes(4);
+  // Declared after the locals, so it runs first, also when an ASSERT returns
+  // early: the writer's shutdown checkpoint calls the hook, whose callback
+  // reads the locals (it aborted now and then on freed promises).
+  struct StopWriterFirst {
+    std::unique_ptr<Writer>& writer;
+    ~StopWriterFirst() { writer.reset(); }
+  } stop_writer_first{writer_};
   hook_.set_on_before_checkpoint([&] {
     if (reader) return;
     auto r = SqliteDb::Open(tmp_.Sub("index.db"), SQLITE_OPEN_READONLY);
@@ -485,9 +492,6 @@ TEST_F(WriterTest, AReaderInTheWayOfTheWalRestartDoesNotTriggerTheNextCheckpoint
   EXPECT_EQ(Checkpoints("complete"), 1u);
   EXPECT_EQ(Checkpoints("incomplete"), 0u) << "a checkpoint ran again at once";
   ASSERT_TRUE(reader->Exec("COMMIT").ok());
-  // Before the locals go: the writer's shutdown checkpoint calls the hook,
-  // whose callback reads them (it aborted now and then on freed promises).
-  writer_.reset();
 }
 
 // The hook's sealer is busy: the checkpoint waits (writes go on) and runs

@@ -338,8 +338,10 @@ TEST_F(WalCaptureTest, CommitsHoldingTheWalByteLimitAreCollectedAtOnce) {
   std::vector<DecodedSegmentHeader> h = Headers();
   ASSERT_GE(h.size(), 5u) << "the limit cut no segment: only the checkpoint did";
   for (size_t i = 1; i + 1 < h.size(); ++i) {  // the last one is what the checkpoint found pending
-    EXPECT_GE(h[i].header.body_length, static_cast<uint64_t>(kLimit)) << "segment " << i << " was cut early";
-    EXPECT_LT(h[i].header.body_length, static_cast<uint64_t>(2 * kLimit)) << "segment " << i << " is too large";
+    // The limit counts bytes of WAL frames (a page and a 24-byte header each).
+    const uint64_t wal_bytes = uint64_t{h[i].header.frame_count} * (h[i].header.page_size + kWalFrameHeaderSize);
+    EXPECT_GE(wal_bytes, static_cast<uint64_t>(kLimit)) << "segment " << i << " was cut early";
+    EXPECT_LT(wal_bytes, static_cast<uint64_t>(2 * kLimit)) << "segment " << i << " is too large";
   }
   ExpectReplayEqualsLive(/*from_base=*/false);
 }
