@@ -7,6 +7,7 @@
 #include "base/thread_name.h"
 #include "node/fts_sync.h"
 #include "node/write_ops.h"
+#include "replication/db_file_pages.h"
 #include "replication/wal_file.h"
 
 namespace walship {
@@ -379,21 +380,6 @@ int Writer::CheckpointPass(int mode, int* log_frames, int* checkpointed) {
   return rc;
 }
 
-Status Writer::SyncDatabaseFile() {
-  sqlite3_file* file = nullptr;
-  int rc = sqlite3_file_control(db_->raw(), "main", SQLITE_FCNTL_FILE_POINTER, &file);
-  if (rc != SQLITE_OK || file == nullptr || file->pMethods == nullptr) {
-    return Status::Internal("fsync the database file after the first checkpoint pass: no file handle (SQLite error " +
-                            std::to_string(rc) + ")");
-  }
-  rc = file->pMethods->xSync(file, SQLITE_SYNC_NORMAL);
-  if (rc != SQLITE_OK) {
-    return Status::IOError("fsync the database file after the first checkpoint pass: " +
-                           std::string(sqlite3_errstr(rc)) + " (SQLite error " + std::to_string(rc) + ")");
-  }
-  return Status::Ok();
-}
-
 bool Writer::TimerCheckpointDue() const {
   if (last_size_checkpoint_start_ns_ == 0) return true;
   const int64_t half_interval_ns = config_.checkpoint_interval_ms * 1'000'000 / 2;
@@ -431,7 +417,7 @@ void Writer::Checkpoint(std::string_view reason) {
     // 2-3 ms per checkpoint (docs/BENCHMARKS.md, the ninth session).
     Status synced;
     if (s.ok() && rc == SQLITE_OK && first_checkpointed > 0 && first_checkpointed < first_log_frames) {
-      synced = SyncDatabaseFile();
+      synced = SyncDatabaseFile(db_->raw(), "fsync the database file after the first checkpoint pass");
     }
     if (s.ok()) {
       const int64_t reset_start_ns = clock_.MonotonicNanos();

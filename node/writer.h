@@ -106,9 +106,6 @@ class Writer {
   bool TimerCheckpointDue() const;
   // One sqlite3_wal_checkpoint_v2 call in `mode`, with no busy wait.
   int CheckpointPass(int mode, int* log_frames, int* checkpointed);
-  // fsync of the database file through SQLite's own file handle (never a
-  // second open of it: closing that would drop SQLite's POSIX locks).
-  Status SyncDatabaseFile();
   // False (counted, logged, sticky unless kUnavailable) when the hook failed.
   bool CheckpointHookSucceeded(const Status& s, std::string_view reason);
   // A checkpoint that may wait for the hook (see PrepareCheckpoint), at most

@@ -15,6 +15,15 @@ Result<sqlite3_file*> MainFile(sqlite3* db) {
 }
 }  // namespace
 
+Status SyncDatabaseFile(sqlite3* db, std::string_view what) {
+  auto file = MainFile(db);
+  if (!file.ok()) return Status::Internal(std::string(what) + ": the connection has no open database file");
+  if (int rc = (*file)->pMethods->xSync(*file, SQLITE_SYNC_NORMAL); rc != SQLITE_OK) {
+    return Status::IOError(std::string(what) + ": " + sqlite3_errstr(rc) + " (SQLite error " + std::to_string(rc) + ")");
+  }
+  return Status::Ok();
+}
+
 Result<std::string> ReadDatabaseFilePage(sqlite3* db, uint32_t page_size, uint32_t page_number) {
   auto file = MainFile(db);
   if (!file.ok()) return file.status();

@@ -29,6 +29,10 @@ Result<std::string> ReadDatabaseFilePage(sqlite3* db, uint32_t page_size, uint32
 // The checksum of the file as it is on disk (WAL frames not applied).
 Result<DbChecksum> ChecksumDatabaseFile(sqlite3* db, uint32_t page_size);
 
+// fsync of the file through the same handle; `what` starts every error
+// ("fsync the database file after ...": kIOError, with SQLite's code).
+Status SyncDatabaseFile(sqlite3* db, std::string_view what);
+
 // Writes a byte-exact copy of the file into `fd` (named `path` in errors)
 // and returns its checksum. The caller owns the descriptor and its fsync.
 Result<DbChecksum> CopyDatabaseFile(sqlite3* db, uint32_t page_size, int fd, const std::string& path);

@@ -399,9 +399,7 @@ void WalCapture::AfterCommit(int64_t txid, int64_t commit_unix_ms, uint32_t wal_
   // stays short and the sealer works while writes go on.
   const int64_t now = clock_.MonotonicNanos();
   if (collect_max_wal_bytes_ > 0 && pending_wal_bytes_ >= collect_max_wal_bytes_ && !collect_blocked_) {
-    last_collect_ns_ = now;
-    if (Status s = CollectAndPin(); !s.ok()) collect_blocked_ = true;  // the next checkpoint deals with it
-    return;
+    return CollectBetweenCheckpoints(now);
   }
   if (collect_gate_) {
     if (collect_gate_()) CollectNow();
@@ -409,7 +407,11 @@ void WalCapture::AfterCommit(int64_t txid, int64_t commit_unix_ms, uint32_t wal_
   }
   const int64_t interval_ns = collect_interval_ns_.load();
   if (collect_blocked_ || interval_ns <= 0 || now - last_collect_ns_ < interval_ns) return;
-  last_collect_ns_ = now;
+  CollectBetweenCheckpoints(now);
+}
+
+void WalCapture::CollectBetweenCheckpoints(int64_t now_ns) {
+  last_collect_ns_ = now_ns;
   if (Status s = CollectAndPin(); !s.ok()) collect_blocked_ = true;  // the next checkpoint deals with it
 }
 
@@ -424,8 +426,7 @@ void WalCapture::CollectNow() {
   } else if (now - last_collect_ns_ < collect_interval_ns_.load() / 2) {
     return;
   }
-  last_collect_ns_ = now;
-  if (Status s = CollectAndPin(); !s.ok()) collect_blocked_ = true;  // the next checkpoint deals with it
+  CollectBetweenCheckpoints(now);
 }
 
 Result<int64_t> WalCapture::DataVersion() const {

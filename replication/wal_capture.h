@@ -215,6 +215,9 @@ class WalCapture final : public CheckpointHook {
   void ClosePin();
   // Collect, then the pin follows; the collects between checkpoints.
   Status CollectAndPin();
+  // CollectAndPin from AfterCommit or CollectNow, at `now_ns`: a failure
+  // blocks further collects until the next checkpoint deals with it.
+  void CollectBetweenCheckpoints(int64_t now_ns);
 
   sqlite3* db_;  // the write connection (borrowed)
   const std::string wal_path_;
