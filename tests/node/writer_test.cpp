@@ -280,7 +280,13 @@ class RecordingHook : public CheckpointHook {
   void set_on_wal_reset(std::function<void()> f) { on_wal_reset_ = std::move(f); }
   Status BeforeWalReset() override {
     if (on_wal_reset_) on_wal_reset_();
-    return Status::Ok();
+    std::lock_guard lock(mu_);
+    return wal_reset_status_;
+  }
+  // What BeforeWalReset answers from now on.
+  void set_wal_reset_status(Status s) {
+    std::lock_guard lock(mu_);
+    wal_reset_status_ = std::move(s);
   }
   Status TakeSnapshot(sqlite3*, std::string_view why) override {
     std::lock_guard lock(mu_);
@@ -295,6 +301,7 @@ class RecordingHook : public CheckpointHook {
  private:
   std::mutex mu_;
   Status snapshot_fail_;
+  Status wal_reset_status_;
   std::vector<std::string> reasons_;
   std::vector<int64_t> txids_;
   Status fail_;
@@ -658,6 +665,24 @@ TEST_F(WriterPinnedCheckpointTest, AFailedDatabaseSyncAfterTheFirstPassStopsWrit
   MeteredVfsFaults().Disarm();  // never retried, even with the disk well again
   WriteOutcome later = Write({PutOp("c", "z")});
   EXPECT_EQ(later.status.reason(), "writes_stopped");
+}
+
+// The failed sync comes first: a "try again later" from the hook in the same
+// checkpoint must not hide it (the checkpoint would then simply be retried,
+// and with it the fsync).
+TEST_F(WriterPinnedCheckpointTest, AFailedDatabaseSyncStopsWritesEvenWhenTheHookSaysTryAgainLater) {
+  StartWithAPinnedSnapshot();
+  hook_.set_wal_reset_status(Status::Unavailable("the last segment is still sealing"));
+  MeteredVfsFaults().main_db_sync_countdown = 0;
+  writer_->RequestCheckpoint();
+  ASSERT_TRUE(WaitFor([&] { return !writer_->Health().ok(); }));
+  EXPECT_EQ(writer_->Health().ToString(),
+            "io_error: checkpoint (timer): fsync the database file after the first checkpoint pass: disk I/O "
+            "error (SQLite error 1034)");
+  EXPECT_EQ(Checkpoints("failed"), 1u);
+  hook_.set_wal_reset_status(Status::Ok());
+  MeteredVfsFaults().Disarm();
+  EXPECT_EQ(Write({PutOp("c", "z")}).status.reason(), "writes_stopped");
 }
 
 TEST_F(WriterTest, ASnapshotRequestReachesTheHookBetweenGroupsAndAFailureStopsWrites) {
