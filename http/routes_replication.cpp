@@ -29,8 +29,9 @@ std::optional<uint64_t> ParseSequence(const std::string& text) {
   return v;
 }
 
-json ReplicaStateJson(const ReplicaState& s) {
+json ReplicaStateJson(const ReplicaState& s, const Config& config) {
   return json{{"role", "standby"},
+              {"max_segment_bytes", config.replication_max_segment_bytes},
               {"has_database", s.has_database},
               {"sequence", s.sequence},
               {"timeline", s.timeline},
@@ -90,7 +91,7 @@ void PutSegment(RouteContext& ctx, const httplib::Request& req, httplib::Respons
   NotePrimaryPosition(*replica, req);
   auto state = replica->Receive(sequence, body.text);
   if (!state.ok()) return ReplyError(res, state.status());
-  ReplyJson(res, 200, Dump(ReplicaStateJson(*state)));
+  ReplyJson(res, 200, Dump(ReplicaStateJson(*state, ctx.config)));
 }
 
 // Writes a pushed body into the new file `path` as it arrives, up to
@@ -207,7 +208,7 @@ Status AwaitMinPosition(RouteContext& ctx, const httplib::Request& req) {
 void RegisterReplicationRoutes(httplib::Server& svr, RouteContext& ctx) {
   svr.Get("/v1/replication/position", [&ctx](const httplib::Request&, httplib::Response& res) {
     if (StandbyReplica* replica = ctx.store.replica()) {
-      return ReplyJson(res, 200, Dump(ReplicaStateJson(replica->State())));
+      return ReplyJson(res, 200, Dump(ReplicaStateJson(replica->State(), ctx.config)));
     }
     Position p = ctx.store.position();
     ReplyJson(res, 200, Dump(json{{"role", "primary"}, {"position", p.ToString()}, {"timeline", p.timeline},

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "base/fs.h"
@@ -58,6 +59,10 @@ Result<StandbyPosition> HttpStandbyLink::PositionOf(const std::string& text, con
     p.sequence = body.at("sequence").get<uint64_t>();
     p.timeline = body.at("timeline").get<uint64_t>();
     p.txid = body.at("txid").get<int64_t>();
+    // Optional: a standby of an older walship does not say.
+    if (auto limit = body.find("max_segment_bytes"); limit != body.end() && limit->is_number_integer()) {
+      p.max_segment_bytes = std::max<int64_t>(0, limit->get<int64_t>());
+    }
   } catch (const nlohmann::json::exception& e) {
     // nlohmann reports a missing or mistyped field by exception; it stops here.
     return Status::Unavailable(what + ": the answer lacks a field: " + e.what());

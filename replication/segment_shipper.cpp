@@ -218,7 +218,8 @@ Status SegmentShipper::ShipPending() {
   const uint64_t next = position_->has_database ? position_->sequence + 1 : 0;
   auto it = std::find_if(entries->begin(), entries->end(),
                          [&](const SegmentFileEntry& e) { return e.sequence == next; });
-  if (it != entries->end()) {
+  const bool refused_ahead = refused_too_large_ && *refused_too_large_ >= next;
+  if (it != entries->end() && !refused_ahead) {
     from = static_cast<size_t>(it - entries->begin());
   } else {
     auto start = StartOver(*entries, next);
@@ -243,8 +244,17 @@ Result<size_t> SegmentShipper::StartOver(const std::vector<SegmentFileEntry>& en
   const uint64_t chain_start = chain ? entries[*chain].sequence : 0;
   // A standby with a database whose next segment this store lacks (and no
   // newer chain start follows it) cannot replay: only a snapshot helps.
-  const bool replay_possible = chain && (next == 0 || chain_start >= next);
+  // Nor can one whose chain would take it through a segment it refused.
+  const bool refused_in_chain = refused_too_large_ && *refused_too_large_ >= chain_start;
+  const bool replay_possible = chain && (next == 0 || chain_start >= next) && !refused_in_chain;
   const auto cannot_replay = [&] {
+    if (chain && refused_in_chain) {
+      return Status::TooLarge("the standby " + link_.Describe() + " refused segment " +
+                              std::to_string(*refused_too_large_) +
+                              " as too large, and no snapshot (a new base) came after it: raise its "
+                              "replication.max_segment_bytes above this primary's checkpoint.wal_bytes")
+          .WithReason("too_large");
+    }
     if (next == 0) {
       return Status::NotFound("the standby " + link_.Describe() +
                               " is empty and this primary's store holds no chain start to begin it on (segment "
@@ -305,8 +315,23 @@ Status SegmentShipper::PushFrom(const std::vector<SegmentFileEntry>& entries, si
       WALSHIP_RETURN_IF_ERROR(link_.PushBase(e.sequence, *base_path).Wrap("ship the base of " + what));
       shipped_bytes_.Add(static_cast<uint64_t>(FileSizeOrZero(*base_path)));
     }
+    if (position_ && position_->max_segment_bytes > 0 &&
+        static_cast<int64_t>(bytes->size()) > position_->max_segment_bytes) {
+      // Pushed, it would be refused with a 413 that the standby answers
+      // before reading the body, which the push would see as a reset
+      // connection: never sent.
+      Status over = Status::TooLarge("ship " + what + ": it is " + std::to_string(bytes->size()) +
+                                     " bytes, over the standby's replication.max_segment_bytes (" +
+                                     std::to_string(position_->max_segment_bytes) + ")")
+                        .WithReason("too_large");
+      NoteRefusedAsTooLarge(e, over);
+      return over;
+    }
     auto p = link_.PushSegment(e.sequence, *bytes);
-    if (!p.ok()) return p.status().Wrap("ship " + what + " to " + link_.Describe());
+    if (!p.ok()) {
+      if (p.status().reason() == "too_large" || p.status().reason() == "http_413") NoteRefusedAsTooLarge(e, p.status());
+      return p.status().Wrap("ship " + what + " to " + link_.Describe());
+    }
     position_ = *p;
     NoteStandbyPosition(*p);
     shipped_total_.Add();
@@ -323,6 +348,19 @@ Status SegmentShipper::PushFrom(const std::vector<SegmentFileEntry>& entries, si
     });
   }
   return Status::Ok();
+}
+
+void SegmentShipper::NoteRefusedAsTooLarge(const SegmentFileEntry& e, const Status& refusal) {
+  if (refused_too_large_ && *refused_too_large_ >= e.sequence) return;
+  refused_too_large_ = e.sequence;
+  LogWarn(options_.request_snapshot
+              ? "the standby refused a segment as too large: it will start over from a snapshot after it"
+              : "the standby refused a segment as too large, and this primary takes no snapshots for it",
+          {{"standby", link_.Describe()},
+           {"sequence", e.sequence},
+           {"bytes", e.bytes},
+           {"error", refusal.ToString()},
+           {"fix", "raise the standby's replication.max_segment_bytes above this primary's checkpoint.wal_bytes"}});
 }
 
 }  // namespace walship

@@ -11,7 +11,11 @@
 // retention removed it), it gets a snapshot: the shipper asks the primary for
 // a new base whenever request_snapshot is set, even with
 // snapshot_after_bytes = -1, as that is the only way left; without it, the
-// outcome is a kNotFound naming the segment the standby needs. A push refused as out of order makes the
+// outcome is a kNotFound naming the segment the standby needs. A segment
+// over the standby's replication.max_segment_bytes (the limit its position
+// answer gives, or a 413 to a push) is not pushed (again): the standby needs
+// a chain start after it, so the shipper asks for a snapshot as above (a
+// base has its own, larger limit). A push refused as out of order makes the
 // shipper ask again; any other failure waits (retry_initial_ms, doubling up
 // to retry_max_ms) and tries again, and is counted and shown in the stats.
 //
@@ -41,6 +45,9 @@ struct StandbyPosition {
   uint64_t sequence = 0;  // its applied segment
   uint64_t timeline = 0;
   int64_t txid = -1;
+  // The largest segment push it takes (its replication.max_segment_bytes);
+  // 0 when it does not say.
+  int64_t max_segment_bytes = 0;
 };
 
 // The transport to the standby (HTTP in http/standby_link.cpp; tests fake it).
@@ -147,10 +154,15 @@ class SegmentShipper {
   // "snapshot_pending"; kNotFound when the store lacks `next` and no
   // snapshot came.
   Result<size_t> StartOver(const std::vector<SegmentFileEntry>& entries, uint64_t next);
+  // Notes a segment the standby refused as too large, once per segment.
+  void NoteRefusedAsTooLarge(const SegmentFileEntry& e, const Status& refusal);
 
   std::optional<StandbyPosition> position_;  // shipper thread only; unknown until asked
   int64_t snapshot_requested_ms_ = 0;        // shipper thread only; 0: none awaited
   uint64_t snapshot_after_sequence_ = 0;     // the chain start the snapshot must come after
+  // The newest segment the standby refused as too large (shipper thread
+  // only): a standby that needs it, or one before it, starts over after it.
+  std::optional<uint64_t> refused_too_large_;
 
   mutable std::mutex mu_;  // guards notified_, stopping_, standby_txid_ and acknowledged_sequence_
   std::condition_variable cv_;

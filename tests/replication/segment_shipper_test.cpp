@@ -6,8 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "replication/standby_replica.h"
@@ -30,6 +32,12 @@ class InProcessLink final : public StandbyLink {
   Result<StandbyPosition> PushSegment(uint64_t sequence, const std::string& bytes) override {
     WALSHIP_RETURN_IF_ERROR(MaybeFail());
     pushed_.push_back(sequence);
+    if (refuse_as_too_large_ == sequence) {
+      // As HttpStandbyLink reports the standby's 413.
+      return Status::Unavailable("push segment " + std::to_string(sequence) +
+                                 ": HTTP 413 too_large: request body is over replication.max_segment_bytes")
+          .WithReason("too_large");
+    }
     auto state = replica_.Receive(sequence, bytes);
     if (!state.ok()) return state.status();
     return PositionOf(*state);
@@ -48,12 +56,14 @@ class InProcessLink final : public StandbyLink {
 
   std::atomic<int> fail_next{0};
   bool report_ahead_ = false;
+  std::optional<uint64_t> refuse_as_too_large_;  // a segment over the standby's limit
+  int64_t max_segment_bytes_ = 0;                 // the limit it says it has (0: none)
   std::vector<uint64_t> pushed_;
   std::vector<uint64_t> bases_;
 
  private:
-  static StandbyPosition PositionOf(const ReplicaState& s) {
-    return StandbyPosition{s.has_database, s.sequence, s.timeline, s.txid};
+  StandbyPosition PositionOf(const ReplicaState& s) const {
+    return StandbyPosition{s.has_database, s.sequence, s.timeline, s.txid, max_segment_bytes_};
   }
   Status MaybeFail() {
     if (fail_next.load() <= 0) return Status::Ok();
@@ -274,6 +284,94 @@ TEST_F(SegmentShipperTest, AnEmptyStandbyOfAPrunedStoreGetsASnapshotEvenWithSnap
   ShipperOptions options;
   options.snapshot_after_bytes = -1;
   ExpectSnapshotRequestedThenShipped(options);
+}
+
+// A segment over the standby's replication.max_segment_bytes would be refused
+// on every retry: the standby needs a chain start after it instead.
+class SegmentShipperTooLargeTest : public SegmentShipperTest {
+ protected:
+  // Ships "a", then seals "b", which the standby refuses when it comes (a
+  // 413 answer).
+  void ShipThenSealARefusedSegment(SegmentShipper& shipper) {
+    StartNewDatabase();
+    WriteAndCheckpoint("a");
+    ASSERT_TRUE(shipper.ShipPending().ok());
+    refused_ = NewestSequence() + 1;
+    link_->refuse_as_too_large_ = refused_;
+    WriteAndCheckpoint("b");
+    ASSERT_EQ(NewestSequence(), refused_);
+    Status first = shipper.ShipPending();
+    EXPECT_EQ(first.reason(), "too_large") << first.ToString();
+    EXPECT_EQ(Pushes(refused_), 1);
+  }
+  int Pushes(uint64_t sequence) const {
+    return static_cast<int>(std::count(link_->pushed_.begin(), link_->pushed_.end(), sequence));
+  }
+  uint64_t refused_ = 0;
+};
+
+TEST_F(SegmentShipperTooLargeTest, WithoutSnapshotsTheRefusedSegmentIsNotPushedAgainAndTheErrorSaysWhatToRaise) {
+  SegmentShipper shipper(*store_, *link_, ShipperOptions{}, clock_, shipper_metrics_);
+  ShipThenSealARefusedSegment(shipper);
+  Status stuck = shipper.ShipPending();
+  EXPECT_EQ(stuck.code(), Code::kTooLarge);
+  EXPECT_EQ(stuck.message(), "the standby in-process standby refused segment " + std::to_string(refused_) +
+                                 " as too large, and no snapshot (a new base) came after it: raise its "
+                                 "replication.max_segment_bytes above this primary's checkpoint.wal_bytes");
+  EXPECT_EQ(Pushes(refused_), 1);
+}
+
+// A standby that says its limit is never sent a segment over it: the push
+// would get the standby's 413 only as a reset connection (it answers before
+// reading the body).
+TEST_F(SegmentShipperTooLargeTest, ASegmentOverTheLimitTheStandbySaysIsNeverSent) {
+  StartNewDatabase();
+  WriteAndCheckpoint("a");
+  {
+    SegmentShipper first(*store_, *link_, ShipperOptions{}, clock_, shipper_metrics_);
+    ASSERT_TRUE(first.ShipPending().ok());
+  }
+  const uint64_t over = NewestSequence() + 1;
+  WriteAndCheckpoint("b");
+  auto entries = store_->List();
+  ASSERT_TRUE(entries.ok() && entries->back().sequence == over);
+  const int64_t size = static_cast<int64_t>(entries->back().bytes);
+  link_->max_segment_bytes_ = size - 1;
+  SegmentShipper shipper(*store_, *link_, ShipperOptions{}, clock_, shipper_metrics_);  // asks it anew
+  Status refused = shipper.ShipPending();
+  EXPECT_EQ(refused.code(), Code::kTooLarge);
+  EXPECT_EQ(refused.message(), "ship segment " + std::to_string(over) + ": it is " + std::to_string(size) +
+                                   " bytes, over the standby's replication.max_segment_bytes (" +
+                                   std::to_string(size - 1) + ")");
+  EXPECT_EQ(Pushes(over), 0);
+  // And not the next time either: the standby needs a chain start after it.
+  EXPECT_EQ(shipper.ShipPending().code(), Code::kTooLarge);
+  EXPECT_EQ(Pushes(over), 0);
+}
+
+TEST_F(SegmentShipperTooLargeTest, TheStandbyStartsOverFromASnapshotTakenAfterTheRefusedSegment) {
+  bool requested = false;
+  ShipperOptions options;
+  options.snapshot_after_bytes = -1;  // always replay when a replay is possible
+  options.request_snapshot = [&] { requested = true; };
+  SegmentShipper shipper(*store_, *link_, options, clock_, shipper_metrics_);
+  ShipThenSealARefusedSegment(shipper);
+  EXPECT_FALSE(requested);
+  EXPECT_EQ(shipper.ShipPending().reason(), "snapshot_pending");
+  EXPECT_TRUE(requested);
+  EXPECT_EQ(Pushes(refused_), 1);
+  Status snap = capture_->TakeSnapshot(db_, "standby bootstrap");
+  ASSERT_TRUE(snap.ok()) << snap.ToString();
+  WriteAndCheckpoint("d");
+  Status shipped = shipper.ShipPending();
+  ASSERT_TRUE(shipped.ok()) << shipped.ToString();
+  EXPECT_EQ(Pushes(refused_), 1);
+  ASSERT_EQ(link_->bases_.size(), 1u);
+  EXPECT_GT(link_->bases_[0], refused_);
+  EXPECT_EQ(replica_->State().sequence, NewestSequence());
+  EXPECT_EQ(shipper.AcknowledgedSequence(), NewestSequence());
+  ASSERT_EQ(Checkpoint(), SQLITE_OK);
+  ExpectStandbyEqualsPrimary();
 }
 
 TEST_F(SegmentShipperTest, FailuresAreRetriedWithBackoffUntilTheStandbyAnswers) {
