@@ -182,6 +182,14 @@ Status SegmentShipper::ShipPending() {
       st.connected = true;
       st.standby = *p;
     });
+    if (refused_too_large_ && p->max_segment_bytes >= refused_too_large_->bytes) {
+      // Its limit was raised: the segment may go after all.
+      LogInfo("the standby now takes the segment it refused as too large",
+              {{"standby", link_.Describe()},
+               {"sequence", refused_too_large_->sequence},
+               {"max_segment_bytes", p->max_segment_bytes}});
+      refused_too_large_.reset();
+    }
   }
   auto entries = store_.List();
   if (!entries.ok()) return entries.status().Wrap("ship segments");
@@ -218,7 +226,7 @@ Status SegmentShipper::ShipPending() {
   const uint64_t next = position_->has_database ? position_->sequence + 1 : 0;
   auto it = std::find_if(entries->begin(), entries->end(),
                          [&](const SegmentFileEntry& e) { return e.sequence == next; });
-  const bool refused_ahead = refused_too_large_ && *refused_too_large_ >= next;
+  const bool refused_ahead = refused_too_large_ && refused_too_large_->sequence >= next;
   if (it != entries->end() && !refused_ahead) {
     from = static_cast<size_t>(it - entries->begin());
   } else {
@@ -245,12 +253,12 @@ Result<size_t> SegmentShipper::StartOver(const std::vector<SegmentFileEntry>& en
   // A standby with a database whose next segment this store lacks (and no
   // newer chain start follows it) cannot replay: only a snapshot helps.
   // Nor can one whose chain would take it through a segment it refused.
-  const bool refused_in_chain = refused_too_large_ && *refused_too_large_ >= chain_start;
+  const bool refused_in_chain = refused_too_large_ && refused_too_large_->sequence >= chain_start;
   const bool replay_possible = chain && (next == 0 || chain_start >= next) && !refused_in_chain;
   const auto cannot_replay = [&] {
     if (chain && refused_in_chain) {
       return Status::TooLarge("the standby " + link_.Describe() + " refused segment " +
-                              std::to_string(*refused_too_large_) +
+                              std::to_string(refused_too_large_->sequence) +
                               " as too large, and no snapshot (a new base) came after it: raise its "
                               "replication.max_segment_bytes above this primary's checkpoint.wal_bytes")
           .WithReason("too_large");
@@ -265,13 +273,13 @@ Result<size_t> SegmentShipper::StartOver(const std::vector<SegmentFileEntry>& en
   };
   // Past snapshot_after_bytes a snapshot is the cheaper way; with no replay
   // possible it is the only one, whatever snapshot_after_bytes says.
-  const bool snapshots =
-      options_.request_snapshot && (options_.snapshot_after_bytes >= 0 || !replay_possible);
-  if (!snapshots) return replay_possible ? Result<size_t>(*chain) : Result<size_t>(cannot_replay());
-  if (snapshot_requested_ms_ != 0 && chain && chain_start > snapshot_after_sequence_) {
+  if (snapshot_requested_ms_ != 0 && replay_possible && chain_start > snapshot_after_sequence_) {
     snapshot_requested_ms_ = 0;  // the snapshot and a segment after it are here
     return *chain;
   }
+  const bool snapshots =
+      options_.request_snapshot && (options_.snapshot_after_bytes >= 0 || !replay_possible);
+  if (!snapshots) return replay_possible ? Result<size_t>(*chain) : Result<size_t>(cannot_replay());
   int64_t chain_bytes = 0;
   for (size_t i = chain.value_or(entries.size()); i < entries.size(); ++i) chain_bytes += entries[i].bytes;
   if (replay_possible && chain_bytes <= options_.snapshot_after_bytes) return *chain;
@@ -309,12 +317,7 @@ Status SegmentShipper::PushFrom(const std::vector<SegmentFileEntry>& entries, si
     if (!bytes.ok()) return bytes.status().Wrap("ship " + what);
     auto h = DecodeSegmentHeader(*bytes);
     if (!h.ok()) return h.status().Wrap("ship " + what);
-    if (h->header.chain_start() && h->header.db_pages_before != 0) {
-      auto base_path = store_.BasePath(e.sequence);
-      if (!base_path) return Status::NotFound("ship " + what + ": its base is not in the store");
-      WALSHIP_RETURN_IF_ERROR(link_.PushBase(e.sequence, *base_path).Wrap("ship the base of " + what));
-      shipped_bytes_.Add(static_cast<uint64_t>(FileSizeOrZero(*base_path)));
-    }
+    // Checked before its base goes: a base without its segment is no use.
     if (position_ && position_->max_segment_bytes > 0 &&
         static_cast<int64_t>(bytes->size()) > position_->max_segment_bytes) {
       // Pushed, it would be refused with a 413 that the standby answers
@@ -324,8 +327,16 @@ Status SegmentShipper::PushFrom(const std::vector<SegmentFileEntry>& entries, si
                                      " bytes, over the standby's replication.max_segment_bytes (" +
                                      std::to_string(position_->max_segment_bytes) + ")")
                         .WithReason("too_large");
-      NoteRefusedAsTooLarge(e, over);
+      // One the standby has (pushed again only for its answer) needs no
+      // start over: the next segment brings the answer.
+      if (!position_->has_database || e.sequence > position_->sequence) NoteRefusedAsTooLarge(e, over);
       return over;
+    }
+    if (h->header.chain_start() && h->header.db_pages_before != 0) {
+      auto base_path = store_.BasePath(e.sequence);
+      if (!base_path) return Status::NotFound("ship " + what + ": its base is not in the store");
+      WALSHIP_RETURN_IF_ERROR(link_.PushBase(e.sequence, *base_path).Wrap("ship the base of " + what));
+      shipped_bytes_.Add(static_cast<uint64_t>(FileSizeOrZero(*base_path)));
     }
     auto p = link_.PushSegment(e.sequence, *bytes);
     if (!p.ok()) {
@@ -351,8 +362,8 @@ Status SegmentShipper::PushFrom(const std::vector<SegmentFileEntry>& entries, si
 }
 
 void SegmentShipper::NoteRefusedAsTooLarge(const SegmentFileEntry& e, const Status& refusal) {
-  if (refused_too_large_ && *refused_too_large_ >= e.sequence) return;
-  refused_too_large_ = e.sequence;
+  if (refused_too_large_ && refused_too_large_->sequence >= e.sequence) return;
+  refused_too_large_ = RefusedSegment{e.sequence, e.bytes};
   LogWarn(options_.request_snapshot
               ? "the standby refused a segment as too large: it will start over from a snapshot after it"
               : "the standby refused a segment as too large, and this primary takes no snapshots for it",

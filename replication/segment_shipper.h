@@ -161,8 +161,13 @@ class SegmentShipper {
   int64_t snapshot_requested_ms_ = 0;        // shipper thread only; 0: none awaited
   uint64_t snapshot_after_sequence_ = 0;     // the chain start the snapshot must come after
   // The newest segment the standby refused as too large (shipper thread
-  // only): a standby that needs it, or one before it, starts over after it.
-  std::optional<uint64_t> refused_too_large_;
+  // only): a standby that needs it, or one before it, starts over after it,
+  // unless its limit is raised to the segment's size.
+  struct RefusedSegment {
+    uint64_t sequence = 0;
+    int64_t bytes = 0;
+  };
+  std::optional<RefusedSegment> refused_too_large_;
 
   mutable std::mutex mu_;  // guards notified_, stopping_, standby_txid_ and acknowledged_sequence_
   std::condition_variable cv_;

@@ -8,6 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace walship::http {
 namespace {
@@ -86,6 +88,17 @@ TEST(HttpStandbyLinkTest, AnswersThatAreNotAStandbysPositionAreErrorsNotCrashes)
   ASSERT_TRUE(good.ok()) << good.status().ToString();
   EXPECT_EQ(good->sequence, 4u);
   EXPECT_EQ(good->txid, 40);
+  EXPECT_EQ(good->max_segment_bytes, 0) << "not said: no limit known";
+  // The standby's push limit, when it says it; nonsense counts as not said.
+  for (const auto& [limit, expected] : std::vector<std::pair<std::string, int64_t>>{
+           {"1048576", 1048576}, {"-5", 0}, {"\"big\"", 0}, {"1.5", 0}, {"18446744073709551615", 0}}) {
+    SCOPED_TRACE(limit);
+    fake.Answer(200, R"({"role":"standby","has_database":true,"sequence":4,"timeline":1,"txid":40,"max_segment_bytes":)" +
+                         limit + "}");
+    auto said = link.FetchPosition();
+    ASSERT_TRUE(said.ok()) << said.status().ToString();
+    EXPECT_EQ(said->max_segment_bytes, expected);
+  }
 }
 
 TEST(HttpStandbyLinkTest, NobodyListeningIsUnreachable) {

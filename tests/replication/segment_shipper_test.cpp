@@ -33,10 +33,11 @@ class InProcessLink final : public StandbyLink {
     WALSHIP_RETURN_IF_ERROR(MaybeFail());
     pushed_.push_back(sequence);
     if (refuse_as_too_large_ == sequence) {
-      // As HttpStandbyLink reports the standby's 413.
+      // As HttpStandbyLink reports a 413: the standby's, or a proxy's (no
+      // JSON body: reason http_413).
       return Status::Unavailable("push segment " + std::to_string(sequence) +
-                                 ": HTTP 413 too_large: request body is over replication.max_segment_bytes")
-          .WithReason("too_large");
+                                 ": HTTP 413: request body is over the limit")
+          .WithReason(refusal_reason_);
     }
     auto state = replica_.Receive(sequence, bytes);
     if (!state.ok()) return state.status();
@@ -57,6 +58,7 @@ class InProcessLink final : public StandbyLink {
   std::atomic<int> fail_next{0};
   bool report_ahead_ = false;
   std::optional<uint64_t> refuse_as_too_large_;  // a segment over the standby's limit
+  std::string refusal_reason_ = "too_large";
   int64_t max_segment_bytes_ = 0;                 // the limit it says it has (0: none)
   std::vector<uint64_t> pushed_;
   std::vector<uint64_t> bases_;
@@ -301,7 +303,7 @@ class SegmentShipperTooLargeTest : public SegmentShipperTest {
     WriteAndCheckpoint("b");
     ASSERT_EQ(NewestSequence(), refused_);
     Status first = shipper.ShipPending();
-    EXPECT_EQ(first.reason(), "too_large") << first.ToString();
+    EXPECT_EQ(first.reason(), link_->refusal_reason_) << first.ToString();
     EXPECT_EQ(Pushes(refused_), 1);
   }
   int Pushes(uint64_t sequence) const {
@@ -324,7 +326,7 @@ TEST_F(SegmentShipperTooLargeTest, WithoutSnapshotsTheRefusedSegmentIsNotPushedA
 // A standby that says its limit is never sent a segment over it: the push
 // would get the standby's 413 only as a reset connection (it answers before
 // reading the body).
-TEST_F(SegmentShipperTooLargeTest, ASegmentOverTheLimitTheStandbySaysIsNeverSent) {
+TEST_F(SegmentShipperTooLargeTest, ASegmentOverTheLimitTheStandbySaysIsNotSentUntilTheLimitIsRaised) {
   StartNewDatabase();
   WriteAndCheckpoint("a");
   {
@@ -347,6 +349,20 @@ TEST_F(SegmentShipperTooLargeTest, ASegmentOverTheLimitTheStandbySaysIsNeverSent
   // And not the next time either: the standby needs a chain start after it.
   EXPECT_EQ(shipper.ShipPending().code(), Code::kTooLarge);
   EXPECT_EQ(Pushes(over), 0);
+
+  // Its limit raised to the segment's size (a segment at the limit goes):
+  // once the shipper's loop asks the standby again, the segment is pushed.
+  SegmentShipper looping(*store_, *link_, ShipperOptions{5, 20, 50}, clock_, shipper_metrics_);
+  ASSERT_EQ(looping.ShipPending().code(), Code::kTooLarge);  // refused, as above
+  link_->max_segment_bytes_ = size;
+  looping.Start();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (replica_->State().sequence != over && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  looping.Stop();
+  EXPECT_EQ(replica_->State().sequence, over);
+  EXPECT_EQ(Pushes(over), 1);
 }
 
 TEST_F(SegmentShipperTooLargeTest, TheStandbyStartsOverFromASnapshotTakenAfterTheRefusedSegment) {
@@ -355,6 +371,7 @@ TEST_F(SegmentShipperTooLargeTest, TheStandbyStartsOverFromASnapshotTakenAfterTh
   options.snapshot_after_bytes = -1;  // always replay when a replay is possible
   options.request_snapshot = [&] { requested = true; };
   SegmentShipper shipper(*store_, *link_, options, clock_, shipper_metrics_);
+  link_->refusal_reason_ = "http_413";  // a proxy's 413 is taken the same way
   ShipThenSealARefusedSegment(shipper);
   EXPECT_FALSE(requested);
   EXPECT_EQ(shipper.ShipPending().reason(), "snapshot_pending");
@@ -370,6 +387,27 @@ TEST_F(SegmentShipperTooLargeTest, TheStandbyStartsOverFromASnapshotTakenAfterTh
   EXPECT_GT(link_->bases_[0], refused_);
   EXPECT_EQ(replica_->State().sequence, NewestSequence());
   EXPECT_EQ(shipper.AcknowledgedSequence(), NewestSequence());
+
+  // A second refused segment gets a snapshot of its own: the chain of the
+  // first (and its base) is not pushed again.
+  const uint64_t second = NewestSequence() + 1;
+  link_->refuse_as_too_large_ = second;
+  WriteAndCheckpoint("e");
+  ASSERT_EQ(NewestSequence(), second);
+  EXPECT_EQ(shipper.ShipPending().reason(), "http_413");
+  requested = false;
+  EXPECT_EQ(shipper.ShipPending().reason(), "snapshot_pending");
+  EXPECT_TRUE(requested);
+  EXPECT_EQ(link_->bases_.size(), 1u);
+  EXPECT_EQ(Pushes(second), 1);
+  snap = capture_->TakeSnapshot(db_, "standby bootstrap");
+  ASSERT_TRUE(snap.ok()) << snap.ToString();
+  WriteAndCheckpoint("f");
+  shipped = shipper.ShipPending();
+  ASSERT_TRUE(shipped.ok()) << shipped.ToString();
+  ASSERT_EQ(link_->bases_.size(), 2u);
+  EXPECT_GT(link_->bases_[1], second);
+  EXPECT_EQ(replica_->State().sequence, NewestSequence());
   ASSERT_EQ(Checkpoint(), SQLITE_OK);
   ExpectStandbyEqualsPrimary();
 }
