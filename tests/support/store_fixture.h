@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <functional>
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/sha256.h"
@@ -92,6 +94,18 @@ std::vector<std::future<WriteOutcome>> SubmitEach(Target& target, const std::vec
     if (!s.ok()) done->set_value(WriteOutcome{s, {}, {}});  // never leave a future hanging
   }
   return outcomes;
+}
+
+// Polls `pred` every millisecond until it holds (true) or `timeout` passes
+// (false): for what another thread (the writer, the sealer) will do.
+template <typename Pred>
+bool WaitFor(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
 }
 
 // Holds the writer thread inside a request's completion until released, so
