@@ -10,6 +10,10 @@
 
 namespace walship {
 
+// Where an operator sets the standby's limit for a segment it refused as too
+// large: above the largest segment a checkpoint can make.
+constexpr const char* kLimitToRaise = "replication.max_segment_bytes above this primary's checkpoint.wal_bytes";
+
 SegmentShipper::SegmentShipper(const SegmentStore& store, StandbyLink& link, ShipperOptions options, Clock& clock,
                                MetricsRegistry& metrics)
     : store_(store),
@@ -259,8 +263,8 @@ Result<size_t> SegmentShipper::StartOver(const std::vector<SegmentFileEntry>& en
     if (chain && refused_in_chain) {
       return Status::TooLarge("the standby " + link_.Describe() + " refused segment " +
                               std::to_string(refused_too_large_->sequence) +
-                              " as too large, and no snapshot (a new base) came after it: raise its "
-                              "replication.max_segment_bytes above this primary's checkpoint.wal_bytes")
+                              " as too large, and no snapshot (a new base) came after it: raise its " +
+                              kLimitToRaise)
           .WithReason("too_large");
     }
     if (next == 0) {
@@ -271,12 +275,12 @@ Result<size_t> SegmentShipper::StartOver(const std::vector<SegmentFileEntry>& en
     return Status::NotFound("the standby " + link_.Describe() + " needs segment " + std::to_string(next) +
                             ", which this primary's store does not hold (and no newer base follows it)");
   };
-  // Past snapshot_after_bytes a snapshot is the cheaper way; with no replay
-  // possible it is the only one, whatever snapshot_after_bytes says.
   if (snapshot_requested_ms_ != 0 && replay_possible && chain_start > snapshot_after_sequence_) {
     snapshot_requested_ms_ = 0;  // the snapshot and a segment after it are here
     return *chain;
   }
+  // Past snapshot_after_bytes a snapshot is the cheaper way; with no replay
+  // possible it is the only one, whatever snapshot_after_bytes says.
   const bool snapshots =
       options_.request_snapshot && (options_.snapshot_after_bytes >= 0 || !replay_possible);
   if (!snapshots) return replay_possible ? Result<size_t>(*chain) : Result<size_t>(cannot_replay());
@@ -371,7 +375,7 @@ void SegmentShipper::NoteRefusedAsTooLarge(const SegmentFileEntry& e, const Stat
            {"sequence", e.sequence},
            {"bytes", e.bytes},
            {"error", refusal.ToString()},
-           {"fix", "raise the standby's replication.max_segment_bytes above this primary's checkpoint.wal_bytes"}});
+           {"fix", "raise the standby's " + std::string(kLimitToRaise)}});
 }
 
 }  // namespace walship

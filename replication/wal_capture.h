@@ -99,10 +99,10 @@ class WalCapture final : public CheckpointHook {
   // AfterCommit also collects once the commits not yet handed over hold this
   // many bytes of WAL frames (from the wal hook's commit frames), whatever
   // the interval or the gate say, so a segment cut between checkpoints holds
-  // at most this plus its last commit: a standby refuses a push over its
-  // replication.max_segment_bytes for good. Not a bound everywhere: after a
-  // failed collect, and at a restart after a crash, one segment takes every
-  // pending commit. 0: no limit (the config's minimum is 64 KiB). Call
+  // at most this plus its last commit, below a standby's
+  // replication.max_segment_bytes (the shipper crosses a larger one with a
+  // snapshot). Not a bound everywhere: after a failed collect, and at a
+  // restart after a crash, one segment takes every pending commit. 0: no limit (the config's minimum is 64 KiB). Call
   // before the writer starts.
   void SetCollectMaxWalBytes(int64_t bytes) { collect_max_wal_bytes_ = bytes; }
   // Synchronous replication, where a write waits for its segment to reach
